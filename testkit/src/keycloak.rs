@@ -1,0 +1,1 @@
+//! Keycloak logins driven the way a person's browser would drive them.

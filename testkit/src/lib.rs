@@ -1,0 +1,6 @@
+//! Fixtures shared by natschat's tests. Everything here talks to real
+//! servers: the local stack that `./dev up` starts, or private instances a
+//! test starts for itself when it must kill or restart them.
+
+pub mod keycloak;
+pub mod stack;
