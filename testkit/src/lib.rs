@@ -3,4 +3,5 @@
 //! test starts for itself when it must kill or restart them.
 
 pub mod keycloak;
+pub mod nats_server;
 pub mod stack;
