@@ -263,3 +263,13 @@ fn second_dev_up_downloads_nothing_and_starts_nothing() {
     }
     assert!(stdout.contains("keycloak      running"), "{stdout}");
 }
+
+#[tokio::test]
+async fn one_person_signing_in_from_several_terminals_at_once_is_not_refused() {
+    let stack = Stack::load().unwrap();
+    let logins = (0..3).map(|_| keycloak::device_login(&stack, "natschat-tui", "bob", "bob123"));
+    for outcome in futures::future::join_all(logins).await {
+        let tokens = outcome.unwrap();
+        assert_eq!(tokens.access_claims().unwrap()["preferred_username"], "bob");
+    }
+}
