@@ -1,0 +1,350 @@
+//! `render`: draws the [`App`] as it is. A pure function of the state.
+
+use ratatui::Frame;
+use ratatui::layout::{Position, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+
+use super::app::{App, Connection, room_label};
+use super::keys::KeyAction;
+use super::layout::{Areas, MessageRows};
+use super::timeline::Delivery;
+use super::wrap::display_width;
+
+/// Draws the whole chat.
+pub fn render(app: &App, frame: &mut Frame) {
+    let areas = Areas::of(frame.area());
+    render_rooms(app, frame, areas.rooms);
+    render_messages(app, frame, areas.messages);
+    render_input(app, frame, areas.input);
+    render_status(app, frame, areas.status);
+    if app.show_help {
+        render_help(app, frame, frame.area());
+    }
+}
+
+fn render_rooms(app: &App, frame: &mut Frame, area: Rect) {
+    if area.width == 0 {
+        return;
+    }
+    let theme = &app.settings.theme;
+    let lines: Vec<Line> = app
+        .rooms
+        .iter()
+        .enumerate()
+        .map(|(index, room)| {
+            let active = index == app.active;
+            let marker = if active { "▶ " } else { "  " };
+            let mut style = Style::new();
+            if active {
+                style = style.add_modifier(Modifier::BOLD | Modifier::REVERSED);
+            }
+            let mut spans = vec![Span::styled(format!("{marker}{}", room.label()), style)];
+            if room.unread > 0 {
+                spans.push(Span::styled(
+                    format!(" ({})", room.unread),
+                    Style::new().fg(theme.unread),
+                ));
+            }
+            if room.mentioned {
+                spans.push(Span::styled(
+                    " @",
+                    Style::new().fg(theme.mention).add_modifier(Modifier::BOLD),
+                ));
+            }
+            Line::from(spans)
+        })
+        .collect();
+    let block = Block::new()
+        .borders(Borders::RIGHT)
+        .title(" rooms ")
+        .border_style(Style::new().fg(theme.muted));
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+/// One row of the message pane.
+struct PaneRow<'a> {
+    rows: std::rc::Rc<MessageRows<'a>>,
+    row: usize,
+    own: bool,
+    mention: bool,
+    delivery: Delivery,
+}
+
+fn render_messages(app: &App, frame: &mut Frame, area: Rect) {
+    let room = app.active_room();
+    let width = usize::from(area.width);
+    let height = usize::from(area.height);
+    if width == 0 || height == 0 {
+        return;
+    }
+    // Lay out only the newest messages that can reach the screen: the rows
+    // scrolled past plus one screenful.
+    let wanted = room.scroll + height;
+    let mut from_bottom: Vec<PaneRow> = Vec::with_capacity(wanted);
+    for entry in room.timeline.entries().iter().rev() {
+        let rows = std::rc::Rc::new(MessageRows::of(entry, width));
+        let own = entry.message.user == app.user;
+        let mention = !own && app.mentions_me(&entry.message.text);
+        for row in (0..rows.rows.len()).rev() {
+            from_bottom.push(PaneRow {
+                rows: rows.clone(),
+                row,
+                own,
+                mention,
+                delivery: entry.delivery,
+            });
+        }
+        if from_bottom.len() >= wanted {
+            break;
+        }
+    }
+    // Scrolled back to the oldest row laid out: one row above it says
+    // whether more is coming.
+    let at_top = room.scroll > 0 && room.scroll + height > from_bottom.len();
+    let rows_for_messages = if at_top { height - 1 } else { height };
+    let scroll = room
+        .scroll
+        .min(from_bottom.len().saturating_sub(rows_for_messages));
+    let mut lines: Vec<Line> = from_bottom
+        .iter()
+        .skip(scroll)
+        .take(rows_for_messages)
+        .rev()
+        .map(|r| pane_line(app, r))
+        .collect();
+    let muted = Style::new().fg(app.settings.theme.muted);
+    if room.timeline.is_empty() {
+        let hint = if room.loading_latest {
+            "loading history…"
+        } else {
+            "no messages yet"
+        };
+        lines.push(Line::styled(hint, muted));
+    } else if at_top {
+        let hint = if room.loading_older {
+            "loading older messages…"
+        } else if room.timeline.has_older {
+            "scroll up for older messages"
+        } else {
+            "beginning of the room"
+        };
+        lines.insert(0, Line::styled(hint, muted));
+    }
+    // Rows fill from the bottom, like a chat.
+    let top_gap = height.saturating_sub(lines.len());
+    let pane = Rect::new(
+        area.x,
+        area.y + top_gap as u16,
+        area.width,
+        (height - top_gap) as u16,
+    );
+    frame.render_widget(Paragraph::new(lines), pane);
+}
+
+fn pane_line<'a>(app: &App, pane_row: &'a PaneRow<'a>) -> Line<'a> {
+    let theme = &app.settings.theme;
+    let rows = &pane_row.rows;
+    let range = rows.rows[pane_row.row].clone();
+    let mut text_style = Style::new();
+    if pane_row.own {
+        text_style = text_style.fg(theme.own);
+    } else if pane_row.mention {
+        text_style = text_style.fg(theme.mention).add_modifier(Modifier::BOLD);
+    }
+    match pane_row.delivery {
+        Delivery::Delivered => {}
+        Delivery::Pending => text_style = text_style.add_modifier(Modifier::DIM),
+        Delivery::Refused => {
+            text_style = text_style
+                .fg(theme.error)
+                .add_modifier(Modifier::CROSSED_OUT)
+        }
+    }
+    let text = Span::styled(&rows.text[range], text_style);
+    if pane_row.row > 0 {
+        return Line::from(vec![Span::raw(" ".repeat(rows.indent)), text]);
+    }
+    let name_style = if pane_row.own {
+        Style::new().fg(theme.own).add_modifier(Modifier::BOLD)
+    } else {
+        Style::new()
+            .fg(theme.name_color(rows.name))
+            .add_modifier(Modifier::BOLD)
+    };
+    let time = Span::styled(format!("{} ", rows.time), Style::new().fg(theme.muted));
+    if rows.is_action {
+        Line::from(vec![
+            time,
+            Span::styled("* ", name_style),
+            Span::styled(rows.name, name_style),
+            Span::raw(" "),
+            text,
+        ])
+    } else {
+        Line::from(vec![
+            time,
+            Span::styled(rows.name, name_style),
+            Span::raw(": "),
+            text,
+        ])
+    }
+}
+
+fn render_input(app: &App, frame: &mut Frame, area: Rect) {
+    if area.height == 0 {
+        return;
+    }
+    let theme = &app.settings.theme;
+    if app.input.value().is_empty() && !app.can_post_here() {
+        let reason = if app.permissions.can_post {
+            "only admins may post in the admin channel; /join, /leave, /help, /quit work"
+        } else {
+            "read-only: you may not post (ask an admin for the 'user' role); /join, /leave, /help, /quit work"
+        };
+        frame.render_widget(
+            Paragraph::new(Line::styled(reason, Style::new().fg(theme.error))),
+            area,
+        );
+        frame.set_cursor_position(Position::new(area.x, area.y));
+        return;
+    }
+    let prompt = "> ";
+    let available = usize::from(area.width).saturating_sub(prompt.len() + 1);
+    // Pasted newlines are shown as ⏎ so a multi-line message stays on one
+    // input row.
+    let shown: Vec<char> = app
+        .input
+        .value()
+        .chars()
+        .map(|c| if c == '\n' { '⏎' } else { c })
+        .collect();
+    let cursor = app.input.cursor().min(shown.len());
+    let mut start = 0;
+    let width_between = |a: usize, b: usize| display_width(&shown[a..b].iter().collect::<String>());
+    while start < cursor && width_between(start, cursor) > available {
+        start += 1;
+    }
+    let mut end = cursor;
+    while end < shown.len() && width_between(start, end + 1) <= available {
+        end += 1;
+    }
+    let visible: String = shown[start..end].iter().collect();
+    let line = Line::from(vec![
+        Span::styled(
+            prompt,
+            Style::new().fg(theme.own).add_modifier(Modifier::BOLD),
+        ),
+        Span::raw(visible),
+    ]);
+    frame.render_widget(Paragraph::new(line), area);
+    let x = area.x + (prompt.len() + width_between(start, cursor)) as u16;
+    frame.set_cursor_position(Position::new(x.min(area.right().saturating_sub(1)), area.y));
+}
+
+fn render_status(app: &App, frame: &mut Frame, area: Rect) {
+    if area.height == 0 {
+        return;
+    }
+    let theme = &app.settings.theme;
+    let base = Style::new().bg(theme.status_bg).fg(Color::White);
+    let (dot, state, dot_color) = match &app.connection {
+        Connection::Connected => ("●", "connected".to_owned(), Color::LightGreen),
+        Connection::Connecting => ("○", "connecting…".to_owned(), Color::Yellow),
+        Connection::Reconnecting { reason } => {
+            ("○", format!("reconnecting ({reason})"), Color::LightRed)
+        }
+    };
+    let roles = if app.roles.is_empty() {
+        "read-only".to_owned()
+    } else {
+        app.roles
+            .iter()
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let mut spans = vec![
+        Span::styled(format!(" {dot} "), base.fg(dot_color)),
+        Span::styled(state, base),
+        Span::styled(" │ ", base),
+        Span::styled(
+            format!("{} [{roles}]", app.user),
+            base.add_modifier(Modifier::BOLD),
+        ),
+        Span::styled(" │ ", base),
+        Span::styled(room_label(&app.active_room().name), base),
+    ];
+    if !app.outbox.is_empty() {
+        spans.push(Span::styled(
+            format!(" │ {} queued", app.outbox.len()),
+            base,
+        ));
+    }
+    if app.active_room().scroll > 0 {
+        spans.push(Span::styled(" │ scrolled (Esc: newest)", base));
+    }
+    match &app.notice {
+        Some(notice) => {
+            let style = if notice.is_error {
+                base.fg(theme.error)
+                    .bg(Color::Black)
+                    .add_modifier(Modifier::BOLD)
+            } else {
+                base
+            };
+            spans.push(Span::styled(" │ ", base));
+            spans.push(Span::styled(notice.text.clone(), style));
+        }
+        None => spans.push(Span::styled(" │ F1: help", base)),
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)).style(base), area);
+}
+
+/// Every key and command, as the help overlay lists them.
+pub fn help_lines(app: &App) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (action, _, what) in KeyAction::ALL {
+        let keys = app.settings.keys.keys_for(action).join(", ");
+        lines.push(format!("{keys:>22}  {what}"));
+    }
+    for (keys, what) in [
+        ("Alt-1 … Alt-9", "go to room 1 … 9"),
+        ("Mouse wheel", "scroll"),
+        ("Esc", "jump to the newest message"),
+        ("←/→ Backspace Del", "edit the line"),
+        ("/join <room>", "join a room (admin: /join admin)"),
+        ("/leave", "leave the room shown"),
+        ("/me <text>", "say what you do"),
+        ("/help", "this help"),
+        ("/quit", "quit"),
+    ] {
+        lines.push(format!("{keys:>22}  {what}"));
+    }
+    lines
+}
+
+fn render_help(app: &App, frame: &mut Frame, screen: Rect) {
+    let lines = help_lines(app);
+    let width = lines
+        .iter()
+        .map(|l| display_width(l))
+        .max()
+        .unwrap_or(20)
+        .saturating_add(4)
+        .min(usize::from(screen.width)) as u16;
+    let height = (lines.len() as u16 + 2).min(screen.height);
+    let area = Rect::new(
+        screen.x + (screen.width - width) / 2,
+        screen.y + (screen.height - height) / 2,
+        width,
+        height,
+    );
+    let block = Block::bordered().title(" keys — any key closes ");
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        Paragraph::new(lines.into_iter().map(Line::from).collect::<Vec<_>>()).block(block),
+        area,
+    );
+}
