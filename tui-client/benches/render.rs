@@ -8,7 +8,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use natschat_proto::{ChatMessage, HistoryPage, HistoryRequest, StoredMessage};
-use natschat_tui::ui::{Action, App, ChatSettings, update, render};
+use natschat_tui::ui::{Action, App, ChatSettings, render, update};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
@@ -18,8 +18,20 @@ const WIDTH: u16 = 160;
 const HEIGHT: u16 = 50;
 
 fn chat() -> App {
-    let mut app = App::new("alice", &["user".into()], Vec::new(), "bench".into(), ChatSettings::default());
-    update(&mut app, Action::Resize { width: WIDTH, height: HEIGHT });
+    let mut app = App::new(
+        "alice",
+        &["user".into()],
+        Vec::new(),
+        "bench".into(),
+        ChatSettings::default(),
+    );
+    update(
+        &mut app,
+        Action::Resize {
+            width: WIDTH,
+            height: HEIGHT,
+        },
+    );
     app
 }
 
@@ -46,7 +58,10 @@ fn fill(app: &mut App) {
         Action::HistoryLoaded {
             room: "general".parse().unwrap(),
             request: HistoryRequest::Latest { limit: 50 },
-            page: HistoryPage { messages, has_more: false },
+            page: HistoryPage {
+                messages,
+                has_more: false,
+            },
         },
     );
 }
@@ -95,7 +110,10 @@ fn main() {
     let scrolled = per_frame(&full);
 
     println!("natschat-tui render benchmark ({WIDTH}x{HEIGHT}, {FRAMES} frames each)");
-    println!("  baseline: empty room            {:>9.3} ms/frame", ms(empty));
+    println!(
+        "  baseline: empty room            {:>9.3} ms/frame",
+        ms(empty)
+    );
     println!(
         "  {MESSAGES} messages, newest shown {:>9.3} ms/frame  ({:.2}x baseline, target <= 2 ms)",
         ms(bottom),
@@ -106,7 +124,10 @@ fn main() {
         ms(scrolled),
         ratio(scrolled, empty)
     );
-    println!("  merging {MESSAGES} messages          {:>9.1} ms", ms(fill_time));
+    println!(
+        "  merging {MESSAGES} messages          {:>9.1} ms",
+        ms(fill_time)
+    );
     println!(
         "  resident memory: {:.1} MB before, {:.1} MB with the room (target <= 50 MB)",
         rss_before as f64 / 1024.0,

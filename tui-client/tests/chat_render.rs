@@ -2,14 +2,20 @@
 //! read back from ratatui's TestBackend buffer.
 
 use natschat_proto::{ChatMessage, HistoryPage, HistoryRequest, RoomName, StoredMessage};
-use natschat_tui::ui::{Action, App, ChatSettings, ConnectionEvent, KeyAction, render, update};
 use natschat_tui::ui::wrap::display_width;
+use natschat_tui::ui::{Action, App, ChatSettings, ConnectionEvent, KeyAction, render, update};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 fn chat(user: &str, roles: &[&str], width: u16, height: u16) -> App {
     let roles: Vec<String> = roles.iter().map(|r| (*r).to_owned()).collect();
-    let mut app = App::new(user, &roles, Vec::new(), "run".into(), ChatSettings::default());
+    let mut app = App::new(
+        user,
+        &roles,
+        Vec::new(),
+        "run".into(),
+        ChatSettings::default(),
+    );
     update(&mut app, Action::Resize { width, height });
     update(&mut app, Action::Connection(ConnectionEvent::Connected));
     app
@@ -68,7 +74,11 @@ fn shows_rooms_messages_input_and_status() {
     say(&mut app, "general", "bob", "hello alice", 1);
     let rows = screen(&app);
     for room in ["#general", "#random", "#help", "admin-channel"] {
-        assert!(contains(&rows, room), "{room} missing:\n{}", rows.join("\n"));
+        assert!(
+            contains(&rows, room),
+            "{room} missing:\n{}",
+            rows.join("\n")
+        );
     }
     assert!(contains(&rows, "bob: hello alice"));
     assert!(rows[10].starts_with("> "), "input row: {}", rows[10]);
@@ -92,7 +102,11 @@ fn wide_characters_wrap_inside_the_pane() {
     }
     let shown: String = body
         .iter()
-        .map(|r| r.trim().trim_start_matches(|c: char| c.is_ascii()).to_owned())
+        .map(|r| {
+            r.trim()
+                .trim_start_matches(|c: char| c.is_ascii())
+                .to_owned()
+        })
         .collect();
     assert_eq!(shown.replace(' ', ""), text, "{}", rows.join("\n"));
 }
@@ -140,10 +154,16 @@ fn own_pending_and_action_messages_are_distinct() {
     update(&mut app, Action::Paste("/me waves".into()));
     update(
         &mut app,
-        Action::Key(crossterm::event::KeyEvent::from(crossterm::event::KeyCode::Enter)),
+        Action::Key(crossterm::event::KeyEvent::from(
+            crossterm::event::KeyCode::Enter,
+        )),
     );
     let rows = screen(&app);
-    assert!(contains(&rows, "* bob waves (sending…)"), "{}", rows.join("\n"));
+    assert!(
+        contains(&rows, "* bob waves (sending…)"),
+        "{}",
+        rows.join("\n")
+    );
     assert!(contains(&rows, "reconnecting (network)"));
     assert!(contains(&rows, "1 queued"));
 }
@@ -151,10 +171,19 @@ fn own_pending_and_action_messages_are_distinct() {
 #[test]
 fn the_help_overlay_lists_every_key_action() {
     let mut app = chat("bob", &["user"], 100, 40);
-    update(&mut app, Action::Key(crossterm::event::KeyEvent::from(crossterm::event::KeyCode::F(1))));
+    update(
+        &mut app,
+        Action::Key(crossterm::event::KeyEvent::from(
+            crossterm::event::KeyCode::F(1),
+        )),
+    );
     let rows = screen(&app);
     for (_, _, what) in KeyAction::ALL {
-        assert!(contains(&rows, what), "help lacks '{what}':\n{}", rows.join("\n"));
+        assert!(
+            contains(&rows, what),
+            "help lacks '{what}':\n{}",
+            rows.join("\n")
+        );
     }
     assert!(contains(&rows, "/join <room>"));
 }
@@ -168,7 +197,11 @@ fn scrolling_back_shows_older_messages_and_says_where_it_is() {
     assert!(contains(&screen(&app), "message 30"));
     update(&mut app, Action::Scroll(1000));
     let rows = screen(&app);
-    assert!(contains(&rows, "beginning of the room"), "{}", rows.join("\n"));
+    assert!(
+        contains(&rows, "beginning of the room"),
+        "{}",
+        rows.join("\n")
+    );
     assert!(contains(&rows, "message 1"));
     assert!(!contains(&rows, "message 30"));
     let _ = RoomName::admin();

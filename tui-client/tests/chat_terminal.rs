@@ -101,10 +101,8 @@ async fn two_people_chat_scroll_back_into_history_and_roles_are_visible() {
     bob_pane.wait_for("refused by the server", PATIENCE);
 
     // The room list was saved for the next run.
-    let saved = std::fs::read_to_string(
-        alice.home.join("config/natschat/rooms/alice.toml"),
-    )
-    .unwrap();
+    let saved =
+        std::fs::read_to_string(alice.home.join("config/natschat/rooms/alice.toml")).unwrap();
     assert!(saved.contains(room.as_str()), "{saved}");
 }
 

@@ -11,7 +11,13 @@ fn room(name: &str) -> RoomName {
 
 fn chat(user: &str, roles: &[&str]) -> App {
     let roles: Vec<String> = roles.iter().map(|r| (*r).to_owned()).collect();
-    let mut app = App::new(user, &roles, Vec::new(), "run".into(), ChatSettings::default());
+    let mut app = App::new(
+        user,
+        &roles,
+        Vec::new(),
+        "run".into(),
+        ChatSettings::default(),
+    );
     app.now_ms = 1_700_000_000_000;
     app
 }
@@ -238,7 +244,11 @@ fn messages_typed_while_disconnected_are_queued_and_sent_in_order() {
     assert_eq!(published, ["one", "two"]);
     assert!(app.outbox.is_empty());
     // The server echoes the first: it is no longer pending.
-    let Command::Publish(first) = commands.iter().find(|c| matches!(c, Command::Publish(_))).unwrap() else {
+    let Command::Publish(first) = commands
+        .iter()
+        .find(|c| matches!(c, Command::Publish(_)))
+        .unwrap()
+    else {
         unreachable!()
     };
     assert!(first.id.is_some());
@@ -323,7 +333,10 @@ fn the_input_line_edits_like_a_shell() {
     update(&mut app, key(KeyCode::Char('>')));
     assert_eq!(app.input.value(), ">hello big ");
     update(&mut app, ctrl('e'));
-    update(&mut app, Action::Key(KeyEvent::new(KeyCode::Left, KeyModifiers::CONTROL)));
+    update(
+        &mut app,
+        Action::Key(KeyEvent::new(KeyCode::Left, KeyModifiers::CONTROL)),
+    );
     update(&mut app, ctrl('k'));
     assert_eq!(app.input.value(), ">hello ");
     update(&mut app, ctrl('u'));
@@ -375,7 +388,10 @@ fn a_permission_violation_is_explained_and_marks_the_message_refused() {
 #[test]
 fn alt_digit_and_ctrl_n_p_switch_rooms() {
     let mut app = connected("alice", &["admin", "user"]);
-    update(&mut app, Action::Key(KeyEvent::new(KeyCode::Char('4'), KeyModifiers::ALT)));
+    update(
+        &mut app,
+        Action::Key(KeyEvent::new(KeyCode::Char('4'), KeyModifiers::ALT)),
+    );
     assert!(app.active_room().name.is_admin());
     update(&mut app, ctrl('n'));
     assert_eq!(app.active, 0);

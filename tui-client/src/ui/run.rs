@@ -241,6 +241,9 @@ async fn perform(
 ) {
     match command {
         Command::Publish(message) => {
+            // LIMITATION: a publish the client itself rejects (it only
+            // fails when the connection is closed for good) stays shown as
+            // pending rather than going back to the queue.
             if let Err(e) = connection.publish(&message).await {
                 app.notify(e.to_string(), true);
                 app.dirty = true;

@@ -203,6 +203,11 @@ impl Timeline {
             .any(|e| e.seq.is_none() && e.order.0 < seq)
     }
 
+    /// LIMITATION: this assumes pages cover a contiguous run of the room's
+    /// messages and that live delivery follows stream order, as one NATS
+    /// server gives it; across a cluster two live messages may swap until
+    /// a page names their sequences.
+    ///
     /// Moves live entries that a page did not name to where they belong: a
     /// live entry that arrived before one the page named is older than it;
     /// one that arrived after all of them is newer than the whole page.

@@ -59,6 +59,13 @@ fn wrap_line(
                 _ => at,
             };
             rows.push(base + row_start..base + trim_end(line, row_start, cut));
+            if cut == at && grapheme == " " {
+                // The space the row broke at is not carried to the next.
+                row_start = at + 1;
+                row_width = 0;
+                last_space = None;
+                continue;
+            }
             row_start = cut;
             row_width = display_width(&line[row_start..at]);
             last_space = None;
@@ -80,7 +87,7 @@ fn trim_end(line: &str, start: usize, end: usize) -> usize {
 mod tests {
     use super::*;
 
-    fn rows<'a>(text: &'a str, first: usize, width: usize) -> Vec<&'a str> {
+    fn rows(text: &str, first: usize, width: usize) -> Vec<&str> {
         wrap(text, first, width)
             .into_iter()
             .map(|r| &text[r])

@@ -40,7 +40,9 @@ pub async fn log_in(stack: &Stack, name: &str, password: &str) -> Person {
     static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     let tokens = {
         let _turn = ONE_AT_A_TIME.lock().await;
-        device_login(stack, CLIENT_ID, name, password).await.unwrap()
+        device_login(stack, CLIENT_ID, name, password)
+            .await
+            .unwrap()
     };
     let home = std::env::temp_dir().join(format!("natschat-tui-test-{name}-{}", unique()));
     let state_dir = home.join("state/natschat");
@@ -106,7 +108,15 @@ impl Pane {
             log,
         };
         pane.tmux(&[
-            "new-session", "-d", "-s", &pane.session, "-x", "120", "-y", "32", &command,
+            "new-session",
+            "-d",
+            "-s",
+            &pane.session,
+            "-x",
+            "120",
+            "-y",
+            "32",
+            &command,
         ]);
         pane
     }
@@ -185,7 +195,11 @@ pub fn wait_for_file(path: &Path, patience: Duration) -> String {
         {
             return text;
         }
-        assert!(start.elapsed() < patience, "{} never appeared", path.display());
+        assert!(
+            start.elapsed() < patience,
+            "{} never appeared",
+            path.display()
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
