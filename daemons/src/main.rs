@@ -1,6 +1,12 @@
 //! `natschatd`: one binary for the natschat daemons.
 
+mod callout;
+mod history;
 mod keys;
+mod metrics;
+mod persist;
+mod shutdown;
+mod store;
 mod telemetry;
 
 use std::path::PathBuf;
@@ -30,6 +36,15 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Authorize NATS connections by their Keycloak access token (serves
+    /// `$SYS.REQ.USER.AUTH`).
+    AuthCallout(callout::config::CalloutArgs),
+    /// Store every chat message from JetStream in PostgreSQL, exactly once.
+    Persist(persist::PersistArgs),
+    /// Serve room history on `chat.history.*` from PostgreSQL.
+    History(history::HistoryArgs),
+    /// Apply pending database migrations, then exit.
+    Migrate(store::DatabaseArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -42,5 +57,19 @@ fn main() -> anyhow::Result<()> {
             println!("XKEY={}", public.xkey);
             Ok(())
         }
+        Command::AuthCallout(args) => daemon_runtime()?
+            .block_on(async { Ok(callout::run(args, shutdown::Shutdown::on_signals()?).await?) }),
+        Command::Persist(args) => daemon_runtime()?
+            .block_on(async { persist::run(args, shutdown::Shutdown::on_signals()?).await }),
+        Command::History(args) => daemon_runtime()?
+            .block_on(async { history::run(args, shutdown::Shutdown::on_signals()?).await }),
+        Command::Migrate(args) => daemon_runtime()?.block_on(store::migrate_once(args)),
     }
+}
+
+/// The async runtime of a long-running subcommand.
+fn daemon_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
 }

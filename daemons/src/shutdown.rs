@@ -27,13 +27,6 @@ impl Shutdown {
         Ok(Shutdown { rx })
     }
 
-    /// A handle that is never triggered by signals, for tests and tools;
-    /// dropping the returned sender triggers it.
-    pub fn manual() -> (watch::Sender<bool>, Shutdown) {
-        let (tx, rx) = watch::channel(false);
-        (tx, Shutdown { rx })
-    }
-
     /// Resolves when shutdown has been asked for (or its sender is gone).
     pub async fn requested(&mut self) {
         while !*self.rx.borrow_and_update() {

@@ -3,5 +3,7 @@
 //! test starts for itself when it must kill or restart them.
 
 pub mod keycloak;
+pub mod keycloak_admin;
 pub mod nats_server;
+pub mod postgres;
 pub mod stack;
