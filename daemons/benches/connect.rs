@@ -8,7 +8,8 @@
 //! of concurrent callout connects, counting timeouts.
 //!
 //! `cargo bench -p natschat-daemons --bench connect` (needs `./dev up`).
-//! `CONNECT_BENCH_SAMPLES` and `CONNECT_BENCH_BURST` change the sizes.
+//! `CONNECT_BENCH_SAMPLES` and `CONNECT_BENCH_BURST` change the sizes;
+//! `CONNECT_BENCH_AUTH_TIMEOUT` the server's wait for the callout.
 
 #[path = "../tests/callout_fixture/mod.rs"]
 mod callout_fixture;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use callout_fixture::*;
+use natschat_testkit::nats_server::free_port;
 use tokio::sync::Semaphore;
 
 /// Connects measured one at a time, per kind.
@@ -104,6 +106,26 @@ async fn throughput(url: &str, kind: &Credentials, total: usize) -> f64 {
     total as f64 / started.elapsed().as_secs_f64()
 }
 
+/// `auth_request_duration_seconds` (sum, count) of the callout instance.
+async fn decision_seconds(metrics_addr: &str) -> (f64, f64) {
+    let text = reqwest::get(format!("http://{metrics_addr}/metrics"))
+        .await
+        .expect("callout metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (
+        value("auth_request_duration_seconds_sum "),
+        value("auth_request_duration_seconds_count "),
+    )
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -113,8 +135,17 @@ async fn main() {
     let samples = env_usize("CONNECT_BENCH_SAMPLES", SAMPLES);
     let burst = env_usize("CONNECT_BENCH_BURST", BURST);
 
-    let server = CalloutServer::start().expect("private nats-server");
-    let _callout = server.callout(&[]).expect("callout instance");
+    // `CONNECT_BENCH_AUTH_TIMEOUT` (seconds) changes how long the server
+    // waits for the callout; unset, nats-server's default applies, as on
+    // the stack.
+    let auth_timeout = std::env::var("CONNECT_BENCH_AUTH_TIMEOUT")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let server = CalloutServer::start_with_auth_timeout(auth_timeout).expect("private nats-server");
+    let metrics_addr = format!("127.0.0.1:{}", free_port());
+    let _callout = server
+        .callout(&["--metrics-addr", &metrics_addr])
+        .expect("callout instance");
     let url = server.url();
     let token = login("alice").await.access_token;
     let kinds = [
@@ -129,7 +160,10 @@ async fn main() {
     // the server's account lookups).
     latencies(&url, &kinds, 50).await;
 
+    let before = decision_seconds(&metrics_addr).await;
     let measured = latencies(&url, &kinds, samples).await;
+    let after = decision_seconds(&metrics_addr).await;
+    let decision = Duration::from_secs_f64((after.0 - before.0) / (after.1 - before.1).max(1.0));
     let mut figures = Vec::new();
     for (kind, sorted) in kinds.iter().zip(&measured) {
         figures.push(Figures {
@@ -160,7 +194,16 @@ async fn main() {
         b.per_second / a.per_second
     );
 
-    // Burst: every connect at once; the server gives the callout 2 s each.
+    println!(
+        "  the callout's own decision took {:.3} ms on average of the {:.3} ms p50 difference; \
+         the rest is nats-server's side of the callout (user nkey, request JWT, sealing, \
+         response and user JWT checks) and the extra round trip",
+        ms(decision),
+        ms(b.p50.saturating_sub(a.p50))
+    );
+
+    // Burst: every connect at once; the server gives the callout its
+    // authorization timeout (2 s by default) for each.
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(burst);
     for _ in 0..burst {

@@ -4,7 +4,6 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use natschat_proto::{InboxMode, Permissions, Role};
-use nkeys::XKey;
 use rand::RngCore;
 
 use super::access_token::{AccessTokenValidator, Refused, ValidToken, claimed_identity};
@@ -13,6 +12,7 @@ use super::claims::{
 };
 use super::jwt;
 use super::metrics::AuthResult;
+use super::sealing::{Sealing, SealingError};
 use crate::keys::CalloutKeys;
 
 /// What a user JWT grants beyond the token's roles.
@@ -41,7 +41,7 @@ pub struct Decision {
 #[derive(Debug, thiserror::Error)]
 enum Unreadable {
     #[error("cannot open the sealed request: {0}")]
-    Decrypt(String),
+    Decrypt(SealingError),
     #[error("the request JWT is invalid: {0}")]
     Jwt(#[from] jwt::JwtError),
     #[error("the request is not from a server (iss {0:?} is not a server key)")]
@@ -57,16 +57,23 @@ enum Unreadable {
 /// Turns authorization requests into responses.
 pub struct Authorizer {
     keys: CalloutKeys,
+    sealing: Sealing,
     issuer_public: String,
     validator: AccessTokenValidator,
     policy: GrantPolicy,
 }
 
 impl Authorizer {
-    pub fn new(keys: CalloutKeys, validator: AccessTokenValidator, policy: GrantPolicy) -> Self {
+    pub fn new(
+        keys: CalloutKeys,
+        sealing: Sealing,
+        validator: AccessTokenValidator,
+        policy: GrantPolicy,
+    ) -> Self {
         let issuer_public = keys.issuer.public_key();
         Authorizer {
             keys,
+            sealing,
             issuer_public,
             validator,
             policy,
@@ -84,14 +91,16 @@ impl Authorizer {
             }
         };
 
-        let (server_xkey, request_jwt) = match server_xkey {
-            Some(key) => match self.open(key, payload) {
+        let request_jwt = match server_xkey {
+            Some(key) => match self.sealing.open(key, payload) {
                 Ok(opened) => opened,
-                Err(error) => return unanswered(AuthResult::DecryptError, error),
+                Err(error) => {
+                    return unanswered(AuthResult::DecryptError, Unreadable::Decrypt(error));
+                }
             },
-            None => (None, payload.to_vec()),
+            None => payload.to_vec(),
         };
-        let request = match self.read_request(&request_jwt, server_xkey.as_ref()) {
+        let request = match self.read_request(&request_jwt, server_xkey) {
             Ok(request) => request,
             Err(error) => return unanswered(AuthResult::DecodeError, error),
         };
@@ -130,7 +139,7 @@ impl Authorizer {
                     "authorized"
                 );
                 Decision {
-                    reply: self.respond(&request, response, server_xkey.as_ref()),
+                    reply: self.respond(&request, response, server_xkey),
                     result: AuthResult::Authorized,
                     user: Some(user),
                 }
@@ -147,7 +156,7 @@ impl Authorizer {
                 );
                 let response = AuthorizationResponse::refused(reason.to_string());
                 Decision {
-                    reply: self.respond(&request, response, server_xkey.as_ref()),
+                    reply: self.respond(&request, response, server_xkey),
                     result: AuthResult::Rejected,
                     user,
                 }
@@ -155,25 +164,10 @@ impl Authorizer {
         }
     }
 
-    fn open(
-        &self,
-        server_xkey: &str,
-        payload: &[u8],
-    ) -> Result<(Option<XKey>, Vec<u8>), Unreadable> {
-        let server = XKey::from_public_key(server_xkey)
-            .map_err(|e| Unreadable::Decrypt(format!("bad Nats-Server-Xkey: {e}")))?;
-        let opened = self
-            .keys
-            .xkey
-            .open(payload, &server)
-            .map_err(|e| Unreadable::Decrypt(e.to_string()))?;
-        Ok((Some(server), opened))
-    }
-
     fn read_request(
         &self,
         request_jwt: &[u8],
-        server_xkey: Option<&XKey>,
+        server_xkey: Option<&str>,
     ) -> Result<NatsClaims<AuthorizationRequest>, Unreadable> {
         let text = std::str::from_utf8(request_jwt)
             .map_err(|_| jwt::JwtError::Shape)?
@@ -189,7 +183,7 @@ impl Authorizer {
             return Err(Unreadable::NoUserNkey);
         }
         if let (Some(header), Some(claimed)) = (server_xkey, &request.nats.server_id.xkey)
-            && header.public_key() != *claimed
+            && header != claimed
         {
             return Err(Unreadable::XkeyMismatch);
         }
@@ -228,7 +222,7 @@ impl Authorizer {
         &self,
         request: &NatsClaims<AuthorizationRequest>,
         response: AuthorizationResponse,
-        server_xkey: Option<&XKey>,
+        server_xkey: Option<&str>,
     ) -> Option<Vec<u8>> {
         let claims = NatsClaims {
             jti: jti(),
@@ -250,7 +244,7 @@ impl Authorizer {
         };
         match server_xkey {
             None => Some(signed.into_bytes()),
-            Some(server) => match self.keys.xkey.seal(signed.as_bytes(), server) {
+            Some(server) => match self.sealing.seal(server, signed.as_bytes()) {
                 Ok(sealed) => Some(sealed),
                 Err(error) => {
                     tracing::error!(%error, "cannot seal the authorization response");

@@ -13,6 +13,7 @@ pub mod config;
 pub mod jwks;
 pub mod jwt;
 pub mod metrics;
+pub mod sealing;
 pub mod service;
 
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use self::authorizer::{Authorizer, GrantPolicy};
 use self::config::{CalloutArgs, ConfigError};
 use self::jwks::{JwksCache, JwksError};
 use self::metrics::CalloutMetrics;
+use self::sealing::{Sealing, SealingError};
 use crate::keys::{CalloutKeys, KeyError};
 use crate::metrics::{Metrics, MetricsError};
 use crate::shutdown::Shutdown;
@@ -38,6 +40,8 @@ pub enum CalloutError {
     Keys(#[from] KeyError),
     #[error(transparent)]
     Jwks(#[from] JwksError),
+    #[error("the callout xkey cannot be used: {0}")]
+    Sealing(#[from] SealingError),
     #[error(transparent)]
     Metrics(#[from] MetricsError),
     #[error("cannot build the HTTP client for Keycloak: {0}")]
@@ -64,6 +68,8 @@ pub async fn run(args: CalloutArgs, shutdown: Shutdown) -> Result<(), CalloutErr
     }
     let (issuer_file, xkey_file) = args.seed_files()?;
     let keys = CalloutKeys::load(&issuer_file, &xkey_file)?;
+    let xkey_seed = keys.xkey.seed().map_err(|_| SealingError::OwnKey)?;
+    let sealing = Sealing::from_seed(&xkey_seed)?;
     tracing::info!(
         issuer = %keys.issuer.public_key(),
         xkey = %keys.xkey.public_key(),
@@ -118,6 +124,7 @@ pub async fn run(args: CalloutArgs, shutdown: Shutdown) -> Result<(), CalloutErr
     }
     let authorizer = Arc::new(Authorizer::new(
         keys,
+        sealing,
         AccessTokenValidator::new(policy, jwks),
         grants,
     ));

@@ -35,7 +35,11 @@ pub async fn serve(
     let mut requests = client
         .queue_subscribe(AUTH_CALLOUT, queue_group.clone())
         .await?;
-    // Make sure the server has the subscription before saying so.
+    // LIMITATION: async-nats's flush only writes the SUB out; it does not
+    // wait for the server to have read it, and the callout user may not
+    // publish, so no round trip can prove it. "ready" can therefore come a
+    // moment (well under a millisecond on loopback) before the server routes
+    // requests here.
     if let Err(error) = client.flush().await {
         tracing::warn!(%error, "flush after subscribing failed");
     }

@@ -150,12 +150,34 @@ impl CalloutServer {
     /// Starts the server; CHAT users come from the callout, `natschat-bench`
     /// logs in by password as on the shared stack.
     pub fn start() -> anyhow::Result<CalloutServer> {
+        Self::start_with_auth_timeout(None)
+    }
+
+    /// Like [`CalloutServer::start`], with the server's `authorization`
+    /// timeout (how long it waits for the callout; nats-server's default is
+    /// 2 s) set to `seconds`.
+    pub fn start_with_auth_timeout(seconds: Option<u32>) -> anyhow::Result<CalloutServer> {
+        Self::start_configured(seconds, true)
+    }
+
+    /// A server whose auth callout sends requests unsealed (no `xkey`).
+    pub fn start_unsealed() -> anyhow::Result<CalloutServer> {
+        Self::start_configured(None, false)
+    }
+
+    fn start_configured(seconds: Option<u32>, sealed: bool) -> anyhow::Result<CalloutServer> {
+        let timeout = seconds.map(|s| format!("timeout: {s}")).unwrap_or_default();
         let callout_password = random_secret();
         let bench_password = random_secret();
         let mut key_dir = PathBuf::new();
         let server = NatsServer::start(|ports: NatsPorts, dir: &Path| {
             key_dir = dir.join("keys");
             let (issuer, xkey) = keygen(&key_dir);
+            let xkey = if sealed {
+                format!("xkey: {xkey}")
+            } else {
+                String::new()
+            };
             let rest = format!(
                 r#"
 max_connections: 10000
@@ -170,9 +192,10 @@ accounts {{
   SYS {{}}
 }}
 system_account: SYS
-authorization {{ auth_callout {{
+authorization {{ {timeout}
+auth_callout {{
   issuer: {issuer}
-  xkey: {xkey}
+  {xkey}
   account: AUTH
   auth_users: [ {CALLOUT_USER}, {BENCH_USER} ]
 }} }}
