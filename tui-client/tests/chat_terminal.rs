@@ -126,3 +126,29 @@ async fn a_panic_leaves_the_terminal_in_cooked_mode() {
     // The alternate screen was left: the shell's screen is back.
     assert!(!pane.screen().contains("● connected"));
 }
+
+/// Runs the chat, sends it `signal` once it is connected, and checks the
+/// terminal is back in cooked mode with the shell's screen.
+async fn assert_signal_restores_the_terminal(signal: &str) {
+    let stack = Stack::load().unwrap();
+    let bob = log_in(&stack, "bob", "bob123").await;
+    let stty = bob.home.join("stty.txt");
+    let pane = Pane::start(&stack, &bob, "", &format!("stty -a > {}", stty.display()));
+    pane.wait_for("● connected", PATIENCE);
+    pane.signal(signal);
+    let settings = wait_for_file(&stty, PATIENCE);
+    let words: Vec<&str> = settings.split_whitespace().collect();
+    assert!(words.contains(&"icanon"), "{settings}");
+    assert!(words.contains(&"echo"), "{settings}");
+    assert!(!pane.screen().contains("● connected"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_leaves_the_terminal_in_cooked_mode() {
+    assert_signal_restores_the_terminal("TERM").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sighup_leaves_the_terminal_in_cooked_mode() {
+    assert_signal_restores_the_terminal("HUP").await;
+}

@@ -87,6 +87,15 @@ fn texts(app: &App) -> Vec<String> {
 
 const LATEST: HistoryRequest = HistoryRequest::Latest { limit: 50 };
 
+/// Whether every message of the room shown has this delivery state.
+fn all_shown_as(app: &App, delivery: Delivery) -> bool {
+    app.active_room()
+        .timeline
+        .entries()
+        .iter()
+        .all(|e| e.delivery == delivery)
+}
+
 #[test]
 fn first_connect_loads_the_latest_page_of_the_room_shown() {
     let mut app = chat("bob", &["user"]);
@@ -226,13 +235,7 @@ fn messages_typed_while_disconnected_are_queued_and_sent_in_order() {
     assert!(type_line(&mut app, "one").is_empty());
     assert!(type_line(&mut app, "two").is_empty());
     assert_eq!(texts(&app), ["one", "two"]);
-    assert!(
-        app.active_room()
-            .timeline
-            .entries()
-            .iter()
-            .all(|e| e.delivery == Delivery::Pending)
-    );
+    assert!(all_shown_as(&app, Delivery::Pending));
     let commands = update(&mut app, Action::Connection(ConnectionEvent::Connected));
     let published: Vec<&str> = commands
         .iter()
@@ -257,6 +260,56 @@ fn messages_typed_while_disconnected_are_queued_and_sent_in_order() {
     assert_eq!(entries.len(), 2);
     assert_eq!(entries[0].delivery, Delivery::Delivered);
     assert_eq!(entries[1].delivery, Delivery::Pending);
+}
+
+#[test]
+fn a_publish_the_client_rejects_is_queued_again_before_later_messages() {
+    let mut app = connected("bob", &["user"]);
+    let published = |commands: Vec<Command>| -> Vec<ChatMessage> {
+        commands
+            .into_iter()
+            .filter_map(|c| match c {
+                Command::Publish(m) => Some(m),
+                _ => None,
+            })
+            .collect()
+    };
+    let first = published(type_line(&mut app, "one"));
+    let second = published(type_line(&mut app, "two"));
+    assert_eq!((first.len(), second.len()), (1, 1));
+    update(
+        &mut app,
+        Action::Connection(ConnectionEvent::Disconnected {
+            reason: "connection lost".into(),
+        }),
+    );
+    // Typed while disconnected: queued at once.
+    assert!(type_line(&mut app, "three").is_empty());
+    // The client refused both earlier publishes, the second first.
+    for message in [&second[0], &first[0]] {
+        let commands = update(
+            &mut app,
+            Action::PublishFailed {
+                message: message.clone(),
+                reason: "connection closed".into(),
+            },
+        );
+        assert!(commands.is_empty());
+    }
+    let queued: Vec<&str> = app.outbox.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(queued, ["one", "two", "three"]);
+    assert!(app.notice.as_ref().unwrap().is_error);
+    // Still shown once each, as pending.
+    assert_eq!(texts(&app), ["one", "two", "three"]);
+    assert!(all_shown_as(&app, Delivery::Pending));
+    // The next connect sends all three, in the order they were typed.
+    let resent = published(update(
+        &mut app,
+        Action::Connection(ConnectionEvent::Connected),
+    ));
+    let resent: Vec<&str> = resent.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(resent, ["one", "two", "three"]);
+    assert!(app.outbox.is_empty());
 }
 
 #[test]

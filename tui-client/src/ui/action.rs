@@ -30,6 +30,12 @@ pub enum Action {
         request: HistoryRequest,
         reason: String,
     },
+    /// The NATS client refused to take an own message (its connection is
+    /// closed); the message goes back to the queue.
+    PublishFailed {
+        message: ChatMessage,
+        reason: String,
+    },
     /// A fresh access token was obtained; its realm roles may differ.
     TokenRefreshed {
         roles: Vec<String>,

@@ -174,6 +174,18 @@ impl App {
         self.rooms.iter().map(|r| r.name.clone()).collect()
     }
 
+    /// Where an own message of this run comes in the order of typing: the
+    /// counter of its id `<prefix>-<counter>` (`None` for any other).
+    pub fn sent_number(&self, message: &ChatMessage) -> Option<u64> {
+        message
+            .id
+            .as_deref()?
+            .strip_prefix(self.id_prefix.as_str())?
+            .strip_prefix('-')?
+            .parse()
+            .ok()
+    }
+
     /// Whether the user may post in the room shown.
     pub fn can_post_here(&self) -> bool {
         self.permissions.can_post

@@ -87,6 +87,7 @@ pub struct MessageRows<'a> {
 }
 
 impl<'a> MessageRows<'a> {
+    /// Lays a message out (and remembers its height for this width).
     pub fn of(entry: &'a Entry, width: usize) -> MessageRows<'a> {
         let message = &entry.message;
         let (is_action, body) = match action_text(&message.text) {
@@ -112,6 +113,7 @@ impl<'a> MessageRows<'a> {
             width.saturating_sub(prefix_width),
             width.saturating_sub(indent),
         );
+        entry.cache_rows(width, rows.len());
         MessageRows {
             time,
             name,
@@ -123,13 +125,23 @@ impl<'a> MessageRows<'a> {
     }
 }
 
+/// Rows a message takes at a pane width: remembered from the last layout
+/// at that width, or laid out now (and remembered).
+pub fn message_height(entry: &Entry, width: usize) -> usize {
+    entry.cached_rows(width).unwrap_or_else(|| {
+        let rows = MessageRows::of(entry, width).rows.len();
+        entry.cache_rows(width, rows);
+        rows
+    })
+}
+
 /// Rows taken by the newest messages of `timeline`, counting from the
 /// newest until `limit` rows are reached (so the cost is bounded by what
 /// could be shown, not by the room's size).
 pub fn rows_from_bottom(timeline: &Timeline, width: usize, limit: usize) -> usize {
     let mut total = 0;
     for entry in timeline.entries().iter().rev() {
-        total += MessageRows::of(entry, width).rows.len();
+        total += message_height(entry, width);
         if total >= limit {
             break;
         }

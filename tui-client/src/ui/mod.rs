@@ -34,7 +34,7 @@ pub use app::{App, Connection, DEFAULT_ROOMS, Room, default_rooms, room_label};
 pub use keys::{KeyAction, KeyBindings, KeyChord};
 pub use layout::{Areas, rows_from_bottom};
 pub use render::{help_lines, render};
-pub use run::{ChatOptions, run};
+pub use run::{ChatError, ChatOptions, perform, run};
 pub use settings::{ChatSettings, SettingsError, Theme};
 pub use timeline::{Added, Delivery, Entry, Timeline};
 pub use update::{PAGE_SIZE, update};

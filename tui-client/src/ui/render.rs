@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
 use super::app::{App, Connection, room_label};
 use super::keys::KeyAction;
-use super::layout::{Areas, MessageRows};
+use super::layout::{Areas, MessageRows, message_height};
 use super::timeline::Delivery;
 use super::wrap::display_width;
 
@@ -79,41 +79,52 @@ fn render_messages(app: &App, frame: &mut Frame, area: Rect) {
     if width == 0 || height == 0 {
         return;
     }
-    // Lay out only the newest messages that can reach the screen: the rows
-    // scrolled past plus one screenful.
-    // LIMITATION: the cost grows with how far back the view is scrolled
-    // (about 5 ms a frame at 2,000 rows back on the benchmark machine);
-    // remembering the message at the top of the view would make it flat.
+    // Count rows from the newest message back with the heights remembered
+    // per message, until the view is covered: only the messages on screen
+    // are laid out, however far back the view is scrolled.
+    let entries = room.timeline.entries();
     let wanted = room.scroll + height;
-    let mut from_bottom: Vec<PaneRow> = Vec::with_capacity(wanted);
-    for entry in room.timeline.entries().iter().rev() {
-        let rows = std::rc::Rc::new(MessageRows::of(entry, width));
-        let own = entry.message.user == app.user;
-        let mention = !own && app.mentions_me(&entry.message.text);
-        for row in (0..rows.rows.len()).rev() {
-            from_bottom.push(PaneRow {
-                rows: rows.clone(),
-                row,
-                own,
-                mention,
-                delivery: entry.delivery,
-            });
-        }
-        if from_bottom.len() >= wanted {
+    let mut counted = 0;
+    let mut oldest = entries.len();
+    while oldest > 0 && counted < wanted {
+        oldest -= 1;
+        counted += message_height(&entries[oldest], width);
+    }
+    // Scrolled back to the oldest row counted: one row above it says
+    // whether more is coming.
+    let at_top = room.scroll > 0 && room.scroll + height > counted;
+    let rows_for_messages = if at_top { height - 1 } else { height };
+    let scroll = room.scroll.min(counted.saturating_sub(rows_for_messages));
+    // Rows of the view, newest first, counted from the bottom.
+    let view = scroll..scroll + rows_for_messages;
+    let mut from_bottom: Vec<PaneRow> = Vec::with_capacity(rows_for_messages);
+    let mut below = 0;
+    for entry in entries[oldest..].iter().rev() {
+        if below >= view.end {
             break;
         }
+        let rows_here = message_height(entry, width);
+        if below + rows_here > view.start {
+            let rows = std::rc::Rc::new(MessageRows::of(entry, width));
+            let own = entry.message.user == app.user;
+            let mention = !own && app.mentions_me(&entry.message.text);
+            for row in (0..rows.rows.len()).rev() {
+                let at = below + (rows.rows.len() - 1 - row);
+                if view.contains(&at) {
+                    from_bottom.push(PaneRow {
+                        rows: rows.clone(),
+                        row,
+                        own,
+                        mention,
+                        delivery: entry.delivery,
+                    });
+                }
+            }
+        }
+        below += rows_here;
     }
-    // Scrolled back to the oldest row laid out: one row above it says
-    // whether more is coming.
-    let at_top = room.scroll > 0 && room.scroll + height > from_bottom.len();
-    let rows_for_messages = if at_top { height - 1 } else { height };
-    let scroll = room
-        .scroll
-        .min(from_bottom.len().saturating_sub(rows_for_messages));
     let mut lines: Vec<Line> = from_bottom
         .iter()
-        .skip(scroll)
-        .take(rows_for_messages)
         .rev()
         .map(|r| pane_line(app, r))
         .collect();

@@ -233,7 +233,11 @@ fn terminal_action(event: Event) -> Option<Action> {
     }
 }
 
-async fn perform(
+/// Performs one command of `update`: the only place the chat touches NATS,
+/// the room list file or the bell. A publish the NATS client rejects goes
+/// back through `update` (as [`Action::PublishFailed`]), which queues it
+/// again.
+pub async fn perform(
     app: &mut App,
     connection: &ChatConnection,
     command: Command,
@@ -241,12 +245,16 @@ async fn perform(
 ) {
     match command {
         Command::Publish(message) => {
-            // LIMITATION: a publish the client itself rejects (it only
-            // fails when the connection is closed for good) stays shown as
-            // pending rather than going back to the queue.
             if let Err(e) = connection.publish(&message).await {
-                app.notify(e.to_string(), true);
-                app.dirty = true;
+                tracing::warn!(error = %e, "publish rejected by the client; queued again");
+                let follow_up = update(
+                    app,
+                    Action::PublishFailed {
+                        message,
+                        reason: e.to_string(),
+                    },
+                );
+                debug_assert!(follow_up.is_empty(), "a failed publish asks for nothing");
             }
         }
         Command::RequestHistory { room, request } => connection.request_history(room, request),

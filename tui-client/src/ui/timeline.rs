@@ -6,6 +6,7 @@
 //! arrived and keeps its arrival order; once a history page names its
 //! sequence it moves to that place.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 
 use natschat_proto::{ChatMessage, StoredMessage};
@@ -26,18 +27,72 @@ pub enum Delivery {
     Refused,
 }
 
+/// The bits of [`Entry`]'s remembered layout that hold the row count.
+const ROWS_MASK: u32 = (1 << 14) - 1;
+
 /// A message as the room shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Entry {
     pub message: ChatMessage,
     pub seq: Option<u64>,
     pub delivery: Delivery,
     order: OrderKey,
+    /// How many rows the message took when last laid out, packed with the
+    /// pane width and delivery it was laid out for (0: never). Lets
+    /// scrolling count rows without wrapping text again.
+    rows_at: Cell<u32>,
 }
 
+/// Entries are equal when they show the same thing; the remembered
+/// layout does not count.
+impl PartialEq for Entry {
+    fn eq(&self, other: &Entry) -> bool {
+        (&self.message, self.seq, self.delivery, self.order)
+            == (&other.message, other.seq, other.delivery, other.order)
+    }
+}
+
+impl Eq for Entry {}
+
 impl Entry {
+    fn new(message: ChatMessage, seq: Option<u64>, delivery: Delivery, order: OrderKey) -> Entry {
+        Entry {
+            message,
+            seq,
+            delivery,
+            order,
+            rows_at: Cell::new(0),
+        }
+    }
+
     pub fn order(&self) -> OrderKey {
         self.order
+    }
+
+    /// Width in the top 16 bits, delivery in the next 2, rows in the low
+    /// 14 (a message of more rows is laid out each time). Fits in padding
+    /// beside `delivery`, so remembering costs no memory.
+    fn rows_key(&self, width: usize) -> Option<u32> {
+        let width = u16::try_from(width).ok().filter(|w| *w > 0)?;
+        Some((u32::from(width) << 16) | ((self.delivery as u32) << 14))
+    }
+
+    /// The rows remembered for this pane width, if laid out at it before
+    /// (and not changed since).
+    pub fn cached_rows(&self, width: usize) -> Option<usize> {
+        let key = self.rows_key(width)?;
+        let packed = self.rows_at.get();
+        (packed & !ROWS_MASK == key).then_some((packed & ROWS_MASK) as usize)
+    }
+
+    /// Remembers the rows the message takes at this pane width.
+    pub fn cache_rows(&self, width: usize, rows: usize) {
+        if let Some(key) = self.rows_key(width)
+            && let Ok(rows) = u32::try_from(rows)
+            && rows <= ROWS_MASK
+        {
+            self.rows_at.set(key | rows);
+        }
     }
 }
 
@@ -137,12 +192,8 @@ impl Timeline {
         // The new key is larger than every key so far (the anchor is the
         // newest sequence and the arrival number only grows), so it goes
         // last.
-        self.entries.push(Entry {
-            message,
-            seq: None,
-            delivery,
-            order,
-        });
+        self.entries
+            .push(Entry::new(message, None, delivery, order));
         Added::New
     }
 
@@ -166,12 +217,17 @@ impl Timeline {
                 && order.1 != 0
                 && let Ok(at) = self.position(order)
             {
-                let entry = &mut self.entries[at];
+                let mut entry = self.entries.remove(at);
                 entry.seq = Some(stored.seq);
                 entry.order = (stored.seq, 0);
                 if entry.delivery == Delivery::Pending {
                     entry.delivery = Delivery::Delivered;
                 }
+                // Moved to where its sequence sorts at once, so the binary
+                // searches for the rest of the page still find every entry.
+                // Both places are near the newest end, so little moves.
+                let to = self.position(entry.order).unwrap_or_else(|to| to);
+                self.entries.insert(to, entry);
                 matched.push((order.1, stored.seq));
                 self.by_identity.insert(identity, (stored.seq, 0));
                 rekeyed = true;
@@ -182,12 +238,7 @@ impl Timeline {
             let at = self.position(order).unwrap_or_else(|at| at);
             self.entries.insert(
                 at,
-                Entry {
-                    message: stored.message,
-                    seq: Some(stored.seq),
-                    delivery: Delivery::Delivered,
-                    order,
-                },
+                Entry::new(stored.message, Some(stored.seq), Delivery::Delivered, order),
             );
             added += 1;
         }
@@ -354,6 +405,22 @@ mod tests {
         t.add_live(msg("bob", "e", 5, Some("e")), Delivery::Delivered);
         t.merge_page(vec![stored(3, "c"), stored(4, "d"), stored(5, "e")]);
         assert_eq!(texts(&t), ["a", "b", "c", "d", "e"]);
+        assert!(t.entries().iter().all(|e| e.seq.is_some()));
+    }
+
+    #[test]
+    fn a_gap_fill_naming_several_live_messages_shows_each_once() {
+        let mut t = Timeline::default();
+        t.merge_page((1..=5).map(|n| stored(n, &format!("m{n}"))).collect());
+        for n in 6..=9 {
+            let text = format!("m{n}");
+            t.add_live(msg("bob", &text, n, Some(&text)), Delivery::Delivered);
+        }
+        t.merge_page((6..=10).map(|n| stored(n, &format!("m{n}"))).collect());
+        assert_eq!(
+            texts(&t),
+            ["m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "m9", "m10"]
+        );
         assert!(t.entries().iter().all(|e| e.seq.is_some()));
     }
 

@@ -10,7 +10,7 @@ use tui_input::{Input, InputRequest};
 use super::action::{Action, Command, ConnectionEvent};
 use super::app::{App, Connection, Room, room_label};
 use super::keys::KeyAction;
-use super::layout::{Areas, MessageRows, rows_from_bottom};
+use super::layout::{Areas, message_height, rows_from_bottom};
 use super::timeline::{Added, Delivery};
 
 /// Messages per history page.
@@ -62,6 +62,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
             );
             Vec::new()
         }
+        Action::PublishFailed { message, reason } => on_publish_failed(app, message, &reason),
         Action::TokenRefreshed { roles } => {
             let roles = Role::from_realm_roles(&roles);
             if roles != app.roles {
@@ -271,6 +272,24 @@ fn send(app: &mut App, text: String) -> Vec<Command> {
         );
         Vec::new()
     }
+}
+
+/// Puts an own message the NATS client would not take back in the queue,
+/// before anything typed after it, so it goes out on the next connect in
+/// the order it was typed. It stays shown as pending.
+fn on_publish_failed(app: &mut App, message: ChatMessage, reason: &str) -> Vec<Command> {
+    let typed = app.sent_number(&message);
+    let at = app
+        .outbox
+        .iter()
+        .position(|queued| app.sent_number(queued) > typed)
+        .unwrap_or(app.outbox.len());
+    app.outbox.insert(at, message);
+    app.notify(
+        format!("not sent ({reason}); it will be sent on reconnect"),
+        true,
+    );
+    Vec::new()
 }
 
 fn join(app: &mut App, argument: &str) -> Vec<Command> {
@@ -513,7 +532,7 @@ fn on_live(app: &mut App, message: ChatMessage) -> Vec<Command> {
     if shown && room.scroll > 0 {
         // Keep the rows being read where they are.
         if let Some(entry) = room.timeline.entries().last() {
-            room.scroll += MessageRows::of(entry, width).rows.len();
+            room.scroll += message_height(entry, width);
         }
     }
     if !shown && !own {

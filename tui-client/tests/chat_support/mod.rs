@@ -135,6 +135,30 @@ impl Pane {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// The process id of the chat: the child of the pane's shell.
+    pub fn chat_pid(&self) -> u32 {
+        let shell = self.tmux(&["list-panes", "-t", &self.session, "-F", "#{pane_pid}"]);
+        let shell = shell.trim();
+        let children =
+            std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).unwrap();
+        children
+            .split_whitespace()
+            .next()
+            .expect("the pane's shell runs the chat")
+            .parse()
+            .unwrap()
+    }
+
+    /// Sends a signal (`TERM`, `HUP`) to the chat.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.chat_pid().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
     /// What the pane shows now.
     pub fn screen(&self) -> String {
         self.tmux(&["capture-pane", "-p", "-t", &self.session])

@@ -1,0 +1,391 @@
+//! A chat session outlives its NATS login expiring again and again: the
+//! real net layer and `update`, headless, against a private nats-server
+//! whose auth callout issues user JWTs that live three seconds, with the
+//! real persist and history daemons behind it, while another client keeps
+//! publishing.
+
+mod chat_support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use async_nats::HeaderMap;
+use chat_support::{log_in, unique};
+use natschat_proto::{ChatMessage, RoomName, subject};
+use natschat_testkit::nats_server::{NatsPorts, NatsServer, free_port};
+use natschat_testkit::postgres::PostgresCluster;
+use natschat_testkit::stack::{Stack, workspace_root};
+use natschat_tui::auth::AccessClaims;
+use natschat_tui::net::{ChatConnection, NetOptions, TokenSource};
+use natschat_tui::ui::{Action, App, ChatSettings, ConnectionEvent, Delivery, perform, update};
+use tokio::sync::mpsc;
+
+const CALLOUT: (&str, &str) = ("callout", "callout-secret");
+const PERSIST: (&str, &str) = ("persist", "persist-secret");
+const HISTORY: (&str, &str) = ("history", "history-secret");
+const PUBLISHER: (&str, &str) = ("publisher", "publisher-secret");
+
+/// How many expiries in a row the session must live through.
+const EXPIRIES: usize = 3;
+
+/// The `natschatd` binary of this workspace, built when missing.
+fn natschatd() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    let binary = target.join("debug/natschatd");
+    if !binary.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "-p", "natschat-daemons", "--bin", "natschatd"])
+            .current_dir(workspace_root())
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "natschatd does not build");
+    }
+    binary
+}
+
+/// A running `natschatd` subcommand, logging to a file; killed when dropped.
+struct Daemon {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Daemon {
+    fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Daemon {
+        let log = dir.join(format!("natschatd-{}-{}.log", args[0], free_port()));
+        let file = std::fs::File::create(&log).unwrap();
+        let child = Command::new(natschatd())
+            .args(args)
+            .env_clear()
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .spawn()
+            .expect("natschatd starts");
+        let mut daemon = Daemon { child, log };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !daemon.log_text().contains("ready") {
+            if let Ok(Some(status)) = daemon.child.try_wait() {
+                panic!(
+                    "natschatd {} exited with {status}:\n{}",
+                    args[0],
+                    daemon.log_text()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "natschatd {} not ready:\n{}",
+                args[0],
+                daemon.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        daemon
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Callout keys made with `natschatd keygen`: (issuer, xkey) public keys.
+fn keygen(dir: &Path) -> (String, String) {
+    let out = Command::new(natschatd())
+        .arg("keygen")
+        .arg("--dir")
+        .arg(dir)
+        .output()
+        .expect("natschatd keygen runs");
+    assert!(out.status.success(), "keygen: {out:?}");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .expect("keygen prints both public keys")
+            .to_owned()
+    };
+    (field("ISSUER="), field("XKEY="))
+}
+
+/// The whole chat backend on private ports: nats-server with JetStream and
+/// the auth callout (user JWTs live `jwt_secs`), PostgreSQL, and the
+/// callout, persist and history daemons.
+struct PrivateBackend {
+    // Dropped in this order: daemons before the servers they use.
+    _daemons: Vec<Daemon>,
+    server: NatsServer,
+    _database: PostgresCluster,
+}
+
+impl PrivateBackend {
+    fn start(stack: &Stack, jwt_secs: u64) -> PrivateBackend {
+        let mut key_dir = PathBuf::new();
+        let server = NatsServer::start(|ports: NatsPorts, dir: &Path| {
+            key_dir = dir.join("keys");
+            let (issuer, xkey) = keygen(&key_dir);
+            let user = |(name, password): (&str, &str)| {
+                format!("{{ user: {name}, password: \"{password}\" }}")
+            };
+            let rest = format!(
+                r#"
+accounts {{
+  AUTH {{ users: [ {{ user: {callout}, password: "{callout_password}",
+    permissions: {{ subscribe: {{ allow: ["$SYS.REQ.USER.AUTH"] }}, publish: {{ deny: [">"] }}, allow_responses: true }} }} ] }}
+  CHAT {{ jetstream: enabled, users: [ {persist}, {history}, {publisher} ] }}
+  SYS {{}}
+}}
+system_account: SYS
+authorization {{ auth_callout {{
+  issuer: {issuer}
+  xkey: {xkey}
+  account: AUTH
+  auth_users: [ {callout}, {persist_user}, {history_user}, {publisher_user} ]
+}} }}
+"#,
+                callout = CALLOUT.0,
+                callout_password = CALLOUT.1,
+                persist = user(PERSIST),
+                history = user(HISTORY),
+                publisher = user(PUBLISHER),
+                persist_user = PERSIST.0,
+                history_user = HISTORY.0,
+                publisher_user = PUBLISHER.0,
+            );
+            NatsServer::basic_config(ports, dir, &rest)
+        })
+        .expect("private nats-server starts");
+        let database = PostgresCluster::start().expect("private PostgreSQL starts");
+        let (nats_url, database_url) = (server.url(), database.url());
+        let dir = server.dir().to_owned();
+        let jwt_secs = jwt_secs.to_string();
+        let key_dir = key_dir.display().to_string();
+        let callout = Daemon::start(
+            &dir,
+            &[
+                "auth-callout",
+                "--nats-url",
+                &nats_url,
+                "--callout-user",
+                CALLOUT.0,
+                "--callout-password",
+                CALLOUT.1,
+                "--keycloak-url",
+                stack.keycloak_url(),
+                "--realm",
+                stack.var("KEYCLOAK_REALM").unwrap(),
+                "--key-dir",
+                &key_dir,
+                "--max-user-jwt-secs",
+                &jwt_secs,
+            ],
+            &[],
+        );
+        let persist = Daemon::start(
+            &dir,
+            &["persist"],
+            &[
+                ("NATS_URL", &nats_url),
+                ("NATSCHAT_PERSIST_USER", PERSIST.0),
+                ("NATSCHAT_PERSIST_PASSWORD", PERSIST.1),
+                ("DATABASE_URL", &database_url),
+            ],
+        );
+        let history = Daemon::start(
+            &dir,
+            &["history"],
+            &[
+                ("NATS_URL", &nats_url),
+                ("NATSCHAT_HISTORY_USER", HISTORY.0),
+                ("NATSCHAT_HISTORY_PASSWORD", HISTORY.1),
+                ("DATABASE_URL", &database_url),
+            ],
+        );
+        PrivateBackend {
+            _daemons: vec![history, persist, callout],
+            server,
+            _database: database,
+        }
+    }
+}
+
+/// Publishes `msg-001`, `msg-002`, … as bob into `room` every 100 ms until
+/// told to stop, each acknowledged by JetStream (a failed publish is
+/// retried with the same message id, so it is stored once). Returns how
+/// many were published.
+async fn keep_publishing(
+    nats_url: String,
+    room: RoomName,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> usize {
+    let client =
+        async_nats::ConnectOptions::with_user_and_password(PUBLISHER.0.into(), PUBLISHER.1.into())
+            .max_reconnects(None)
+            .connect(nats_url)
+            .await
+            .expect("the publisher connects");
+    let js = async_nats::jetstream::new(client);
+    let mut published = 0;
+    while !*stop.borrow_and_update() {
+        let n = published + 1;
+        let message = ChatMessage {
+            user: "bob".into(),
+            text: format!("msg-{n:03}"),
+            timestamp: 1_700_000_000_000 + n as i64,
+            room: room.clone(),
+            id: Some(format!("{room}-{n}")),
+        };
+        for attempt in 1.. {
+            let mut headers = HeaderMap::new();
+            headers.insert("Nats-Msg-Id", message.id.clone().unwrap().as_str());
+            let acked = match js
+                .publish_with_headers(subject::chat(&room), headers, message.to_json().into())
+                .await
+            {
+                Ok(ack) => ack.await.is_ok(),
+                Err(_) => false,
+            };
+            match acked {
+                true => break,
+                false => {
+                    assert!(attempt < 50, "JetStream never acknowledged msg-{n:03}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+        published = n;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    published
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_lives_through_repeated_login_expiry_and_shows_every_message_once_in_order() {
+    let stack = Stack::load().unwrap();
+    let backend = PrivateBackend::start(&stack, 3);
+    let alice = log_in(&stack, "alice", "alice123").await;
+    let roles = AccessClaims::decode(&alice.access_token)
+        .unwrap()
+        .realm_access
+        .roles;
+    let room: RoomName = format!("reconnect-{}", unique()).parse().unwrap();
+
+    // The access token lives minutes; only the 3 s user JWT expires. Every
+    // (re)connect asks the token source again.
+    let token_requests = Arc::new(AtomicUsize::new(0));
+    let tokens: TokenSource = {
+        let (token, requests) = (alice.access_token.clone(), token_requests.clone());
+        Arc::new(move || {
+            requests.fetch_add(1, Ordering::SeqCst);
+            let token = token.clone();
+            Box::pin(async move { Ok(token) })
+        })
+    };
+    let mut app = App::new(
+        "alice",
+        &roles,
+        vec![room.clone()],
+        unique(),
+        ChatSettings::default(),
+    );
+    let (actions, mut incoming) = mpsc::unbounded_channel();
+    let connection = ChatConnection::connect(
+        NetOptions {
+            nats_url: backend.server.url(),
+            user: "alice".into(),
+            admin: false,
+            tokens,
+        },
+        actions,
+    )
+    .await
+    .expect("the chat connects");
+
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let publisher = tokio::spawn(keep_publishing(backend.server.url(), room.clone(), stopped));
+
+    // The chat's own loop, minus the terminal: every action through
+    // `update`, every command through `perform`.
+    let mut expiries = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let shown = |app: &App| -> Vec<String> {
+        app.active_room()
+            .timeline
+            .entries()
+            .iter()
+            .map(|e| e.message.text.clone())
+            .collect()
+    };
+    loop {
+        let action = match tokio::time::timeout_at(deadline, incoming.recv()).await {
+            Ok(Some(action)) => action,
+            Ok(None) => panic!("the connection stopped reporting"),
+            Err(_) => panic!("gave up after {expiries} expiries; shown {:?}", shown(&app)),
+        };
+        if action == Action::Connection(ConnectionEvent::AuthExpired) {
+            expiries += 1;
+            if expiries == EXPIRIES {
+                // A little more after the last expiry, then stop.
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                stop.send(true).unwrap();
+            }
+        }
+        for command in update(&mut app, action) {
+            perform(&mut app, &connection, command, None).await;
+        }
+        if expiries >= EXPIRIES && publisher.is_finished() {
+            break;
+        }
+    }
+    let published = publisher.await.expect("the publisher ran");
+    assert!(published > 0);
+    let expected: Vec<String> = (1..=published).map(|n| format!("msg-{n:03}")).collect();
+
+    // Whatever is still on its way (the last live messages, a gap fill).
+    let settle = tokio::time::Instant::now() + Duration::from_secs(20);
+    while shown(&app) != expected && tokio::time::Instant::now() < settle {
+        if let Ok(Some(action)) =
+            tokio::time::timeout(Duration::from_millis(500), incoming.recv()).await
+        {
+            for command in update(&mut app, action) {
+                perform(&mut app, &connection, command, None).await;
+            }
+        }
+    }
+    assert_eq!(
+        shown(&app),
+        expected,
+        "every message once, in order: {:?}",
+        app.active_room()
+            .timeline
+            .entries()
+            .iter()
+            .map(|e| (e.message.text.as_str(), e.seq, e.order()))
+            .collect::<Vec<_>>()
+    );
+    assert!(expiries >= EXPIRIES);
+    assert!(
+        token_requests.load(Ordering::SeqCst) > EXPIRIES,
+        "each reconnect logged in with the token source"
+    );
+    assert!(
+        app.active_room()
+            .timeline
+            .entries()
+            .iter()
+            .all(|e| e.delivery == Delivery::Delivered)
+    );
+}
