@@ -7,6 +7,7 @@
 //! client_id = "natschat-tui"
 //! nats_url = "nats://127.0.0.1:4222"
 //! insecure_file_store = false
+//! allow_insecure_http = false
 //!
 //! [profiles.prod]
 //! issuer = "https://sso.example.org/realms/nats-chat"
@@ -35,6 +36,9 @@ pub struct Config {
     /// Whether tokens may go to a plain 0600 file when no Secret Service
     /// answers. Off unless someone says so.
     pub insecure_file_store: bool,
+    /// Whether a plain http:// issuer on another computer is acceptable.
+    /// Off unless someone says so; http:// on this computer always is.
+    pub allow_insecure_http: bool,
     /// Where logins and (with the file store) tokens are kept.
     pub state_dir: PathBuf,
     /// The config file consulted, whether or not it exists.
@@ -51,23 +55,29 @@ pub struct Overrides {
     pub client_id: Option<String>,
     pub nats_url: Option<String>,
     pub insecure_file_store: bool,
+    pub allow_insecure_http: bool,
 }
 
 /// What went wrong reading the configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read {path}: {source}")]
+    // The causes are part of the message and deliberately not error
+    // sources: a printed error chain would repeat them.
+    #[error("cannot read {path}: {cause}")]
     Read {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
-    #[error("{path} is not valid: {source}")]
+    #[error("{path} is not valid: {cause}")]
     Parse {
         path: PathBuf,
-        #[source]
-        source: Box<toml::de::Error>,
+        cause: Box<toml::de::Error>,
     },
+    #[error(
+        "'{name}' is not a usable profile name{}: use 1 to 64 letters, digits, '-' or '_'",
+        in_file(.path)
+    )]
+    BadProfileName { name: String, path: Option<PathBuf> },
     #[error("profile '{profile}' is not in {path} (it has: {known})")]
     UnknownProfile {
         profile: String,
@@ -88,6 +98,7 @@ struct FileLayer {
     client_id: Option<String>,
     nats_url: Option<String>,
     insecure_file_store: Option<bool>,
+    allow_insecure_http: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -121,6 +132,7 @@ impl Config {
             .clone()
             .or_else(|| env("NATSCHAT_PROFILE"))
             .unwrap_or_else(|| DEFAULT_PROFILE.to_owned());
+        check_profile_name(&profile, None)?;
         let path = flags
             .config_file
             .clone()
@@ -133,6 +145,7 @@ impl Config {
             client_id: DEFAULT_CLIENT_ID.to_owned(),
             nats_url: DEFAULT_NATS_URL.to_owned(),
             insecure_file_store: false,
+            allow_insecure_http: false,
             state_dir: state_home(env).ok_or(ConfigError::NoHome)?.join("natschat"),
             config_file: path.clone(),
         };
@@ -143,6 +156,10 @@ impl Config {
         };
         match file {
             Some(file) => {
+                // Profile names become file names under the state folder.
+                for name in file.profiles.keys() {
+                    check_profile_name(name, path.as_deref())?;
+                }
                 config.apply(&file.top);
                 match file.profiles.get(&profile) {
                     Some(layer) => config.apply(layer),
@@ -163,6 +180,9 @@ impl Config {
             insecure_file_store: env("NATSCHAT_INSECURE_FILE_STORE")
                 .map(|value| parse_bool("NATSCHAT_INSECURE_FILE_STORE", &value))
                 .transpose()?,
+            allow_insecure_http: env("NATSCHAT_ALLOW_INSECURE_HTTP")
+                .map(|value| parse_bool("NATSCHAT_ALLOW_INSECURE_HTTP", &value))
+                .transpose()?,
         });
 
         config.apply(&FileLayer {
@@ -172,6 +192,7 @@ impl Config {
             // A flag can only switch the opt-in on; turning it off is what
             // leaving the flag out means.
             insecure_file_store: flags.insecure_file_store.then_some(true),
+            allow_insecure_http: flags.allow_insecure_http.then_some(true),
         });
         config.issuer = config.issuer.trim_end_matches('/').to_owned();
         Ok(config)
@@ -190,6 +211,9 @@ impl Config {
         if let Some(v) = layer.insecure_file_store {
             self.insecure_file_store = v;
         }
+        if let Some(v) = layer.allow_insecure_http {
+            self.allow_insecure_http = v;
+        }
     }
 }
 
@@ -200,16 +224,40 @@ fn read_config_file(path: &Path) -> Result<Option<ConfigFile>, ConfigError> {
         Err(source) => {
             return Err(ConfigError::Read {
                 path: path.to_owned(),
-                source,
+                cause: source,
             });
         }
     };
     toml::from_str(&text)
         .map(Some)
-        .map_err(|source| ConfigError::Parse {
+        .map_err(|cause| ConfigError::Parse {
             path: path.to_owned(),
-            source: Box::new(source),
+            cause: Box::new(cause),
         })
+}
+
+/// Refuses profile names that are not plain words: a profile name becomes
+/// a file name under the state folder, so `../x` would escape it.
+fn check_profile_name(name: &str, path: Option<&Path>) -> Result<(), ConfigError> {
+    let plain = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if plain {
+        Ok(())
+    } else {
+        Err(ConfigError::BadProfileName {
+            name: name.to_owned(),
+            path: path.map(Path::to_owned),
+        })
+    }
+}
+
+fn in_file(path: &Option<PathBuf>) -> String {
+    match path {
+        Some(path) => format!(" (in {})", path.display()),
+        None => String::new(),
+    }
 }
 
 fn unknown_profile(
@@ -361,6 +409,75 @@ mod tests {
             Config::resolve(&Overrides::default(), &env)
                 .unwrap()
                 .insecure_file_store
+        );
+    }
+
+    #[test]
+    fn profile_names_that_are_not_plain_words_are_refused() {
+        let dir = config_dir("escape", "[profiles.\"../../x\"]\n");
+        let env = env_of(&[("HOME", "/h"), ("XDG_CONFIG_HOME", dir.to_str().unwrap())]);
+        let err = Config::resolve(&Overrides::default(), &env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("'../../x' is not a usable profile name"),
+            "{err}"
+        );
+
+        let env = env_of(&[("HOME", "/h")]);
+        for name in ["../x", "a/b", "", "ü", &"p".repeat(65)] {
+            let flags = Overrides {
+                profile: Some(name.to_owned()),
+                ..Overrides::default()
+            };
+            assert!(
+                matches!(
+                    Config::resolve(&flags, &env),
+                    Err(ConfigError::BadProfileName { .. })
+                ),
+                "{name}"
+            );
+        }
+        let dir = config_dir("plain", "[profiles.Prod_2-eu]\n");
+        let env = env_of(&[("HOME", "/h"), ("XDG_CONFIG_HOME", dir.to_str().unwrap())]);
+        let flags = Overrides {
+            profile: Some("Prod_2-eu".to_owned()),
+            ..Overrides::default()
+        };
+        assert_eq!(Config::resolve(&flags, &env).unwrap().profile, "Prod_2-eu");
+    }
+
+    #[test]
+    fn a_config_error_names_its_cause_once() {
+        let dir = config_dir("garbage", "issuer = \n");
+        let env = env_of(&[("HOME", "/h"), ("XDG_CONFIG_HOME", dir.to_str().unwrap())]);
+        let err = Config::resolve(&Overrides::default(), &env).unwrap_err();
+        let shown = format!("{:#}", anyhow::Error::from(err));
+        assert_eq!(shown.matches("TOML parse error").count(), 1, "{shown}");
+
+        // A folder where the file should be.
+        let flags = Overrides {
+            config_file: Some(dir.clone()),
+            ..Overrides::default()
+        };
+        let err = Config::resolve(&flags, &env).unwrap_err();
+        let shown = format!("{:#}", anyhow::Error::from(err));
+        assert_eq!(shown.matches("os error").count(), 1, "{shown}");
+    }
+
+    #[test]
+    fn plain_http_elsewhere_is_allowed_only_when_asked() {
+        let env = env_of(&[("HOME", "/h")]);
+        assert!(
+            !Config::resolve(&Overrides::default(), &env)
+                .unwrap()
+                .allow_insecure_http
+        );
+        let env = env_of(&[("HOME", "/h"), ("NATSCHAT_ALLOW_INSECURE_HTTP", "true")]);
+        assert!(
+            Config::resolve(&Overrides::default(), &env)
+                .unwrap()
+                .allow_insecure_http
         );
     }
 }

@@ -13,7 +13,8 @@ use natschat_tui::config::{Config, Overrides};
 ///
 /// Settings come from ~/.config/natschat/config.toml, then environment
 /// variables (NATSCHAT_ISSUER, NATSCHAT_CLIENT_ID, NATS_URL,
-/// NATSCHAT_PROFILE, NATSCHAT_CONFIG, NATSCHAT_INSECURE_FILE_STORE), then
+/// NATSCHAT_PROFILE, NATSCHAT_CONFIG, NATSCHAT_INSECURE_FILE_STORE,
+/// NATSCHAT_ALLOW_INSECURE_HTTP), then
 /// the flags below; a later source wins.
 #[derive(Parser)]
 #[command(name = "natschat-tui", version, about, long_about)]
@@ -45,6 +46,12 @@ struct Cli {
     /// an unencrypted file readable only by you.
     #[arg(long, global = true)]
     insecure_file_store: bool,
+
+    /// Accept a plain http:// issuer on another computer (tokens and
+    /// passwords then cross the network unencrypted). http:// on this
+    /// computer is always accepted.
+    #[arg(long, global = true)]
+    allow_insecure_http: bool,
 
     /// More log output on stderr (-v: info, -vv: debug). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -78,12 +85,9 @@ fn main() -> ExitCode {
     });
 
     if let Some(Command::Completions { shell }) = &cli.command {
-        clap_complete::generate(
-            *shell,
-            &mut Cli::command(),
-            "natschat-tui",
-            &mut std::io::stdout(),
-        );
+        let mut script = Vec::new();
+        clap_complete::generate(*shell, &mut Cli::command(), "natschat-tui", &mut script);
+        commands::write_stdout(&script);
         return ExitCode::SUCCESS;
     }
 
@@ -94,11 +98,13 @@ fn main() -> ExitCode {
         client_id: cli.client_id.clone(),
         nats_url: cli.nats_url.clone(),
         insecure_file_store: cli.insecure_file_store,
+        allow_insecure_http: cli.allow_insecure_http,
     };
     match run(cli.command, &overrides) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            let message = natschat_tui::auth::error::printable(&format!("{e:#}"));
+            eprintln!("error: {message}");
             ExitCode::FAILURE
         }
     }
@@ -126,7 +132,7 @@ async fn chat(config: &Config) -> anyhow::Result<ExitCode> {
     use natschat_tui::auth::{AuthError, Session};
     let session = match Session::open(config).await {
         Ok(session) => Some(session),
-        Err(AuthError::NotLoggedIn { .. }) => None,
+        Err(AuthError::NotLoggedIn { .. } | AuthError::LoggedInElsewhere(_)) => None,
         Err(e) => return Err(e.into()),
     };
     let usable = match &session {
@@ -170,6 +176,8 @@ fn init_logging(verbose: Option<u8>) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour codes are for a terminal; in a file or a pipe they are noise.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .without_time()
         .init();
 }

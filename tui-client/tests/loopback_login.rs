@@ -95,3 +95,34 @@ async fn a_browser_that_never_comes_back_times_out_with_advice() {
     assert!(matches!(error, AuthError::BrowserTimeout { .. }), "{error}");
     assert!(error.to_string().contains("--device"), "{error}");
 }
+
+#[tokio::test]
+async fn a_connection_that_sends_nothing_does_not_hold_up_the_browser() {
+    let stack = Stack::load().unwrap();
+    let fixture = common::Fixture::create(&stack, "natschat-tui")
+        .await
+        .unwrap();
+    let login = LoopbackLogin::start(&provider().await).await.unwrap();
+    let url = login.authorization_url().to_string();
+    let listener = reqwest::Url::parse(login.redirect_uri()).unwrap();
+    let redirect = browser_login(&url, &fixture.username, &fixture.password)
+        .await
+        .unwrap();
+    // Connected before the browser comes back, and silent from then on.
+    let idle = tokio::net::TcpStream::connect((
+        "127.0.0.1",
+        listener.port().expect("the redirect names its port"),
+    ))
+    .await
+    .unwrap();
+    // Shorter than one connection's read timeout ever was: served one at a
+    // time, the idle connection would use up the whole wait.
+    let waiting = tokio::spawn(login.finish(Duration::from_secs(5)));
+
+    let page = reqwest::get(&redirect).await.unwrap();
+
+    assert_eq!(page.status(), 200);
+    assert_eq!(waiting.await.unwrap().unwrap().username, fixture.username);
+    drop(idle);
+    fixture.remove().await.unwrap();
+}

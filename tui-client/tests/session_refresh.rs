@@ -146,3 +146,69 @@ async fn logout_without_keycloak_still_deletes_the_tokens_and_says_so() {
     assert!(outcome.deleted);
     assert!(!store.file_path(&key).unwrap().exists());
 }
+
+#[tokio::test]
+async fn a_new_login_under_the_profile_revokes_and_reports_the_one_it_replaces() {
+    let stack = Stack::load().unwrap();
+    let alice = Fixture::create(&stack, "natschat-tui").await.unwrap();
+    let bob = Fixture::create(&stack, "natschat-tui").await.unwrap();
+    let (config, provider, alice_tokens) = sign_in(&stack, &alice).await;
+    let bob_tokens = common::device_login(&provider, &bob.username, &bob.password)
+        .await
+        .unwrap();
+    let store = TokenStore::file(&config.state_dir);
+    let first = Session::begin(&config, store.clone(), alice_tokens.clone())
+        .await
+        .unwrap();
+    assert!(first.replaced().is_none());
+
+    let second = Session::begin(&config, store.clone(), bob_tokens)
+        .await
+        .unwrap();
+
+    let replaced = second.replaced().expect("alice's login was replaced");
+    assert_eq!(replaced.username, alice.username);
+    assert!(replaced.revocation.is_ok(), "{:?}", replaced.revocation);
+    let error = refresh(&provider, &alice_tokens).await.unwrap_err();
+    assert!(matches!(error, AuthError::LoginAgain { .. }), "{error}");
+    let alice_key = natschat_tui::auth::TokenKey {
+        issuer: config.issuer.clone(),
+        client_id: config.client_id.clone(),
+        username: alice.username.clone(),
+    };
+    assert_eq!(store.load(&alice_key).unwrap(), None);
+    assert_eq!(
+        Session::open(&config).await.unwrap().username(),
+        bob.username
+    );
+    alice.remove().await.unwrap();
+    bob.remove().await.unwrap();
+}
+
+#[tokio::test]
+async fn logging_in_again_as_the_same_person_keeps_the_new_session_alive() {
+    let stack = Stack::load().unwrap();
+    let fixture = Fixture::create(&stack, "natschat-tui").await.unwrap();
+    let (config, provider, first) = sign_in(&stack, &fixture).await;
+    let second = common::device_login(&provider, &fixture.username, &fixture.password)
+        .await
+        .unwrap();
+    let store = TokenStore::file(&config.state_dir);
+    Session::begin(&config, store.clone(), first.clone())
+        .await
+        .unwrap();
+
+    let session = Session::begin(&config, store, second.clone())
+        .await
+        .unwrap();
+
+    assert!(session.replaced().is_none());
+    refresh(&provider, &second).await.unwrap();
+    // Two device logins are two Keycloak sessions: the first one, with
+    // nothing pointing at it any more, is ended.
+    assert!(first.session_id().is_some());
+    assert_ne!(first.session_id(), second.session_id());
+    let error = refresh(&provider, &first).await.unwrap_err();
+    assert!(matches!(error, AuthError::LoginAgain { .. }), "{error}");
+    fixture.remove().await.unwrap();
+}

@@ -6,7 +6,9 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
-use natschat_tui::auth::{StoreError, StoreKind, TokenKey, TokenSet, TokenStore};
+use natschat_tui::auth::{
+    AuthError, Session, StoreError, StoreKind, TokenKey, TokenSet, TokenStore, logout,
+};
 
 fn sample_tokens(username: &str) -> TokenSet {
     TokenSet {
@@ -149,4 +151,173 @@ fn secret_service_store_round_trips_tokens() {
     let state = common::temp_dir("natschat-state");
     let chosen = TokenStore::choose(&state, true).unwrap();
     assert_eq!(chosen.kind(), StoreKind::SecretService);
+}
+
+/// Settings with a state folder of their own and the file store allowed,
+/// for a Keycloak that is never asked anything.
+fn offline_config() -> natschat_tui::config::Config {
+    natschat_tui::config::Config {
+        profile: "default".to_owned(),
+        issuer: "http://127.0.0.1:9/realms/nats-chat".to_owned(),
+        client_id: "natschat-tui".to_owned(),
+        nats_url: "nats://127.0.0.1:4222".to_owned(),
+        insecure_file_store: true,
+        allow_insecure_http: false,
+        state_dir: common::temp_dir("natschat-state"),
+        config_file: None,
+    }
+}
+
+/// Tokens without a refresh token, so logging out asks Keycloak nothing.
+fn unrevocable_tokens(username: &str) -> TokenSet {
+    TokenSet {
+        refresh_token: None,
+        ..sample_tokens(username)
+    }
+}
+
+fn chmod(path: &std::path::Path, mode: u32) {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn a_token_file_others_can_read_is_refused_with_the_chmod_that_fixes_it() {
+    let state = common::temp_dir("natschat-file-store");
+    let store = TokenStore::file(&state);
+    let alice = key("alice");
+    store.save(&alice, &sample_tokens("alice")).unwrap();
+    let path = store.file_path(&alice).unwrap();
+
+    chmod(&path, 0o644);
+    let refused = store.load(&alice).unwrap_err();
+    assert!(matches!(refused, StoreError::Exposed { .. }), "{refused}");
+    let message = refused.to_string();
+    assert!(
+        message.contains(&format!("chmod 600 {}", path.display())),
+        "{message}"
+    );
+    assert!(message.contains("natschat-tui logout"), "{message}");
+    // Logging out must still be able to revoke them.
+    assert_eq!(
+        store.load_to_revoke(&alice).unwrap(),
+        Some(sample_tokens("alice"))
+    );
+
+    chmod(&path, 0o600);
+    chmod(path.parent().unwrap(), 0o755);
+    let message = store.load(&alice).unwrap_err().to_string();
+    assert!(
+        message.contains(&format!("chmod 700 {}", path.parent().unwrap().display())),
+        "{message}"
+    );
+
+    // A new login closes the folder again.
+    store.save(&alice, &sample_tokens("alice")).unwrap();
+    assert_eq!(store.load(&alice).unwrap(), Some(sample_tokens("alice")));
+}
+
+#[tokio::test]
+async fn whoami_never_calls_a_token_file_others_can_read_private() {
+    let config = offline_config();
+    let store = TokenStore::file(&config.state_dir);
+    let session = Session::begin(&config, store.clone(), unrevocable_tokens("alice"))
+        .await
+        .unwrap();
+    let path = store.file_path(&login_key(&config, "alice")).unwrap();
+    assert!(
+        session
+            .store_description()
+            .contains("readable by your user only")
+    );
+
+    chmod(&path, 0o644);
+
+    let error = Session::open(&config).await.err().unwrap();
+    assert!(
+        matches!(error, AuthError::Store(StoreError::Exposed { .. })),
+        "{error}"
+    );
+}
+
+fn login_key(config: &natschat_tui::config::Config, username: &str) -> TokenKey {
+    TokenKey {
+        issuer: config.issuer.clone(),
+        client_id: config.client_id.clone(),
+        username: username.to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn logout_deletes_a_token_entry_that_cannot_be_read_and_says_it_was_not_revoked() {
+    let config = offline_config();
+    let store = TokenStore::file(&config.state_dir);
+    Session::begin(&config, store.clone(), unrevocable_tokens("alice"))
+        .await
+        .unwrap();
+    let path = store.file_path(&login_key(&config, "alice")).unwrap();
+    std::fs::write(&path, "garbage").unwrap();
+    assert!(Session::open(&config).await.is_err());
+
+    let outcome = logout(&config).await.unwrap();
+
+    let revocation = outcome.revocation.unwrap_err();
+    assert!(
+        matches!(revocation, AuthError::Store(StoreError::Unreadable(_))),
+        "{revocation}"
+    );
+    assert!(outcome.deleted);
+    assert!(!path.exists());
+    let error = Session::open(&config).await.err().unwrap();
+    assert!(matches!(error, AuthError::NotLoggedIn { .. }), "{error}");
+}
+
+#[tokio::test]
+async fn a_corrupt_login_record_is_reported_and_logout_removes_it() {
+    let config = offline_config();
+    let store = TokenStore::file(&config.state_dir);
+    Session::begin(&config, store, unrevocable_tokens("alice"))
+        .await
+        .unwrap();
+    let record = config.state_dir.join("logins/default.json");
+    std::fs::write(&record, "{ not json").unwrap();
+
+    let error = Session::open(&config).await.err().unwrap();
+    assert!(
+        matches!(error, AuthError::Store(StoreError::CorruptLogin { .. })),
+        "{error}"
+    );
+    assert!(error.to_string().contains("natschat-tui logout"), "{error}");
+
+    let outcome = logout(&config).await.unwrap();
+    assert!(outcome.login.is_none());
+    assert!(!record.exists());
+    let error = Session::open(&config).await.err().unwrap();
+    assert!(matches!(error, AuthError::NotLoggedIn { .. }), "{error}");
+}
+
+#[tokio::test]
+async fn asking_about_another_keycloak_names_the_login_that_is_stored() {
+    let config = offline_config();
+    let store = TokenStore::file(&config.state_dir);
+    Session::begin(&config, store, unrevocable_tokens("bob"))
+        .await
+        .unwrap();
+    let elsewhere = natschat_tui::config::Config {
+        issuer: "http://127.0.0.1:9/realms/other".to_owned(),
+        ..config.clone()
+    };
+
+    let error = Session::open(&elsewhere).await.err().unwrap();
+
+    assert!(matches!(error, AuthError::LoggedInElsewhere(_)), "{error}");
+    let message = error.to_string();
+    assert!(
+        message.starts_with(&format!(
+            "logged in as bob at {}, not at {}",
+            config.issuer, elsewhere.issuer
+        )),
+        "{message}"
+    );
+    let outcome = logout(&elsewhere).await.unwrap();
+    assert_eq!(outcome.login.unwrap().issuer, config.issuer);
 }

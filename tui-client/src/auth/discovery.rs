@@ -9,6 +9,7 @@ use openidconnect::core::{
     CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm,
     CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
 };
+use openidconnect::url::{Host, Url};
 use openidconnect::{
     AdditionalProviderMetadata, ClientId, DeviceAuthorizationUrl, DiscoveryError, EndpointMaybeSet,
     EndpointNotSet, EndpointSet, HttpClientError, IssuerUrl, ProviderMetadata, RevocationUrl,
@@ -16,6 +17,7 @@ use openidconnect::{
 use serde::{Deserialize, Serialize};
 
 use super::error::AuthError;
+use crate::config::Config;
 
 /// Endpoints Keycloak publishes beyond the core OpenID metadata.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -64,12 +66,30 @@ pub struct Provider {
 
 impl Provider {
     /// Reads `<issuer>/.well-known/openid-configuration` and the realm's
-    /// signing keys.
+    /// signing keys. The issuer must be https://, or http:// on this
+    /// computer.
     pub async fn discover(issuer: &str, client_id: &str) -> Result<Provider, AuthError> {
-        let issuer_url = IssuerUrl::new(issuer.to_owned()).map_err(|e| AuthError::BadUrl {
-            what: format!("the issuer {issuer}"),
-            reason: e.to_string(),
-        })?;
+        Provider::discover_with(issuer, client_id, InsecureHttp::LoopbackOnly).await
+    }
+
+    /// [`Provider::discover`] for the issuer and client of `config`,
+    /// honouring its `allow_insecure_http`.
+    pub async fn for_config(config: &Config) -> Result<Provider, AuthError> {
+        Provider::discover_with(
+            &config.issuer,
+            &config.client_id,
+            InsecureHttp::allowed_if(config.allow_insecure_http),
+        )
+        .await
+    }
+
+    /// [`Provider::discover`] with a choice about plain http:// issuers.
+    pub async fn discover_with(
+        issuer: &str,
+        client_id: &str,
+        http: InsecureHttp,
+    ) -> Result<Provider, AuthError> {
+        let issuer_url = check_issuer(issuer, http)?;
         let http = reqwest::Client::builder()
             // Following redirects from an identity provider lets a hostile
             // answer send our requests anywhere; Keycloak never needs it.
@@ -140,6 +160,57 @@ impl Provider {
     }
 }
 
+/// Where a plain http:// issuer is acceptable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InsecureHttp {
+    /// Only on this computer (127.0.0.0/8, ::1, localhost), where nothing
+    /// crosses a network: the development stack.
+    LoopbackOnly,
+    /// Anywhere: someone said the network is trusted.
+    Allowed,
+}
+
+impl InsecureHttp {
+    pub fn allowed_if(allowed: bool) -> InsecureHttp {
+        if allowed {
+            InsecureHttp::Allowed
+        } else {
+            InsecureHttp::LoopbackOnly
+        }
+    }
+}
+
+/// The issuer as a URL natschat may talk to: https://, or http:// as
+/// `http` allows. Anything else is refused before any request is made.
+fn check_issuer(issuer: &str, http: InsecureHttp) -> Result<IssuerUrl, AuthError> {
+    let issuer_url = IssuerUrl::new(issuer.to_owned()).map_err(|e| AuthError::BadUrl {
+        what: format!("the issuer {issuer}"),
+        reason: e.to_string(),
+    })?;
+    let url = issuer_url.url();
+    match url.scheme() {
+        "https" => Ok(issuer_url),
+        "http" if http == InsecureHttp::Allowed || is_loopback(url) => Ok(issuer_url),
+        "http" => Err(AuthError::InsecureIssuer {
+            issuer: issuer.to_owned(),
+        }),
+        scheme => Err(AuthError::UnsupportedScheme {
+            issuer: issuer.to_owned(),
+            scheme: scheme.to_owned(),
+        }),
+    }
+}
+
+/// Whether `url` points at this computer.
+pub(crate) fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
 /// Keycloak's base URL, the issuer without `/realms/<name>`.
 pub(crate) fn keycloak_base(issuer: &str) -> String {
     match issuer.find("/realms/") {
@@ -199,4 +270,50 @@ pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(issuer: &str, http: InsecureHttp) -> String {
+        check_issuer(issuer, http).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn plain_http_is_accepted_on_this_computer_only() {
+        for issuer in [
+            "http://127.0.0.1:8080/realms/nats-chat",
+            "http://127.1.2.3/realms/r",
+            "http://[::1]:8080/realms/r",
+            "http://localhost:8080/realms/r",
+            "https://sso.example.org/realms/r",
+        ] {
+            assert!(
+                check_issuer(issuer, InsecureHttp::LoopbackOnly).is_ok(),
+                "{issuer}"
+            );
+        }
+        let message = refusal(
+            "http://sso.example.org/realms/r",
+            InsecureHttp::LoopbackOnly,
+        );
+        assert!(message.contains("--allow-insecure-http"), "{message}");
+        assert!(
+            refusal("http://10.0.0.1/realms/r", InsecureHttp::LoopbackOnly).contains("https://")
+        );
+    }
+
+    #[test]
+    fn plain_http_elsewhere_needs_the_explicit_opt_in() {
+        assert!(check_issuer("http://sso.example.org/realms/r", InsecureHttp::Allowed).is_ok());
+    }
+
+    #[test]
+    fn other_schemes_are_refused_as_unsupported_not_unreachable() {
+        let message = refusal("ftp://127.0.0.1/realms/r", InsecureHttp::Allowed);
+        assert!(message.contains("the scheme ftp:"), "{message}");
+        assert!(message.contains("does not speak"), "{message}");
+        assert!(!message.contains("is it running"), "{message}");
+    }
 }

@@ -3,6 +3,7 @@
 //! redirect). The realm accepts `http://127.0.0.1/*` on any port.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Duration;
 
 use openidconnect::core::{CoreAuthenticationFlow, CoreTokenResponse};
@@ -12,9 +13,11 @@ use openidconnect::{
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 
 use super::discovery::Provider;
-use super::error::AuthError;
+use super::error::{AuthError, printable};
 use super::tokens::{TokenSet, token_endpoint_error};
 
 /// The path Keycloak redirects the browser to.
@@ -23,8 +26,10 @@ const CALLBACK_PATH: &str = "/callback";
 /// Longest request head the listener reads; a browser's is far smaller.
 const MAX_REQUEST_HEAD: usize = 16 * 1024;
 
-/// How long one browser connection may take to send its request.
-const READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one connection may take to send its request. A browser sends
+/// it at once; connections are served side by side, so a slow one only
+/// ties up itself.
+const READ_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A browser login in progress: the URL to open and the listener waiting
 /// for Keycloak's redirect.
@@ -38,9 +43,9 @@ pub struct LoopbackLogin {
     pkce_verifier: PkceCodeVerifier,
 }
 
-/// What one request to the listener amounted to.
-enum Callback {
-    /// Keycloak's redirect with a code and the right state.
+/// Keycloak's redirect for this login.
+enum Found {
+    /// A code to trade for tokens.
     Code(AuthorizationCode),
     /// Keycloak reported a failure (the person refused, the client is not
     /// allowed, ...).
@@ -48,9 +53,6 @@ enum Callback {
         error: String,
         description: Option<String>,
     },
-    /// Something else: a wrong state, a favicon, a stray request. Answered
-    /// and otherwise ignored, so it cannot end or hijack the login.
-    Ignored,
 }
 
 impl LoopbackLogin {
@@ -102,112 +104,75 @@ impl LoopbackLogin {
     }
 
     /// Waits up to `timeout` for Keycloak's redirect, answers the browser
-    /// with a short page, and trades the code for tokens.
+    /// with a short page, and trades the code for tokens. Every connection
+    /// is served on its own, so one that sends nothing cannot hold up the
+    /// browser's; the first callback with this login's state wins.
     pub async fn finish(self, timeout: Duration) -> Result<TokenSet, AuthError> {
         let deadline = tokio::time::Instant::now() + timeout;
+        let state = Arc::new(self.state.secret().clone());
+        let (found, mut callbacks) = mpsc::channel::<(Found, TcpStream)>(4);
+        // Dropped on return, which stops the connections still being read.
+        let mut connections = JoinSet::new();
         loop {
-            let accepted = tokio::time::timeout_at(deadline, self.listener.accept()).await;
-            let (mut stream, _) = match accepted {
-                Err(_) => return Err(AuthError::BrowserTimeout { waited: timeout }),
-                Ok(Err(e)) => return Err(AuthError::Loopback(e)),
-                Ok(Ok(connection)) => connection,
-            };
-            let target = match read_request_target(&mut stream).await {
-                Some(target) => target,
-                None => {
-                    respond(
-                        &mut stream,
-                        400,
-                        "natschat-tui could not read that request.",
-                    )
-                    .await;
-                    continue;
+            tokio::select! {
+                accepted = self.listener.accept() => {
+                    let (stream, _) = accepted.map_err(AuthError::Loopback)?;
+                    while connections.try_join_next().is_some() {}
+                    connections.spawn(sort_connection(stream, state.clone(), found.clone()));
                 }
-            };
-            match self.judge(&target) {
-                Callback::Ignored => self.answer_ignored(&mut stream, &target).await,
-                Callback::Refused { error, description } => {
-                    respond(
-                        &mut stream,
-                        400,
-                        "Keycloak did not sign you in. Go back to the terminal for details.",
-                    )
-                    .await;
-                    return Err(match error.as_str() {
-                        "access_denied" => AuthError::AccessDenied {
-                            reason: description,
-                        },
-                        _ => AuthError::TokenRequest(description.unwrap_or(error)),
-                    });
+                Some((callback, mut stream)) = callbacks.recv() => {
+                    return self.conclude(callback, &mut stream).await;
                 }
-                Callback::Code(code) => {
-                    let result = self.exchange(code).await;
-                    match &result {
-                        Ok(tokens) => {
-                            let page = format!(
-                                "Signed in to natschat as {}. You can close this tab.",
-                                html_escape(&tokens.username)
-                            );
-                            respond(&mut stream, 200, &page).await;
-                        }
-                        Err(_) => {
-                            respond(
-                                &mut stream,
-                                500,
-                                "Signing in failed. Go back to the terminal for details.",
-                            )
-                            .await;
-                        }
-                    }
-                    return result;
+                () = tokio::time::sleep_until(deadline) => {
+                    return Err(AuthError::BrowserTimeout { waited: timeout });
                 }
             }
         }
     }
 
-    /// Sorts a request the browser (or anyone on this machine) sent.
-    fn judge(&self, target: &str) -> Callback {
-        let Ok(url) = Url::parse(&format!("http://127.0.0.1{target}")) else {
-            return Callback::Ignored;
-        };
-        if url.path() != CALLBACK_PATH {
-            return Callback::Ignored;
-        }
-        let param = |name: &str| {
-            url.query_pairs()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.into_owned())
-        };
-        // A redirect without our state was not caused by this login
-        // (another tab, or a page trying to slip in its own code): never act
-        // on it.
-        if param("state").as_deref() != Some(self.state.secret().as_str()) {
-            return Callback::Ignored;
-        }
-        if let Some(error) = param("error") {
-            return Callback::Refused {
-                error,
-                description: param("error_description"),
-            };
-        }
-        match param("code") {
-            Some(code) => Callback::Code(AuthorizationCode::new(code)),
-            None => Callback::Ignored,
-        }
-    }
-
-    async fn answer_ignored(&self, stream: &mut TcpStream, target: &str) {
-        if target.starts_with(CALLBACK_PATH) {
-            tracing::warn!("refused a redirect whose state does not match this login");
-            respond(
-                stream,
-                400,
-                "This sign-in answer does not belong to the login natschat-tui is waiting for. \
-                 Start again from the terminal.",
-            )
-            .await;
-        } else {
-            respond(stream, 404, "Nothing here.").await;
+    /// Ends the login with Keycloak's answer, telling the browser how it
+    /// went.
+    async fn conclude(
+        &self,
+        callback: Found,
+        stream: &mut TcpStream,
+    ) -> Result<TokenSet, AuthError> {
+        match callback {
+            Found::Refused { error, description } => {
+                respond(
+                    stream,
+                    400,
+                    "Keycloak did not sign you in. Go back to the terminal for details.",
+                )
+                .await;
+                Err(match error.as_str() {
+                    "access_denied" => AuthError::AccessDenied {
+                        reason: description,
+                    },
+                    _ => AuthError::TokenRequest(description.unwrap_or(error)),
+                })
+            }
+            Found::Code(code) => {
+                let result = self.exchange(code).await;
+                match &result {
+                    Ok(tokens) => {
+                        let page = format!(
+                            "Signed in to natschat as {}. You can close this tab.",
+                            html_escape(&tokens.username)
+                        );
+                        respond(stream, 200, &page).await;
+                    }
+                    Err(_) => {
+                        respond(
+                            stream,
+                            500,
+                            "Signing in failed. Go back to the terminal for details.",
+                        )
+                        .await;
+                    }
+                }
+                result
+            }
         }
     }
 
@@ -230,6 +195,78 @@ impl LoopbackLogin {
         let tokens = TokenSet::from_login(&self.provider, &response, Some(&self.nonce))?;
         tracing::info!(user = %tokens.username, "browser login completed");
         Ok(tokens)
+    }
+}
+
+/// Reads one connection's request and answers it, unless it is Keycloak's
+/// redirect for this login: that goes to `found`, to be answered once the
+/// code is traded.
+async fn sort_connection(
+    mut stream: TcpStream,
+    state: Arc<String>,
+    found: mpsc::Sender<(Found, TcpStream)>,
+) {
+    let Some(target) = read_request_target(&mut stream).await else {
+        respond(
+            &mut stream,
+            400,
+            "natschat-tui could not read that request.",
+        )
+        .await;
+        return;
+    };
+    match judge(&target, &state) {
+        None => answer_ignored(&mut stream, &target).await,
+        Some(callback) => {
+            // Sending fails only once the login is over; the connection
+            // then simply closes.
+            let _ = found.send((callback, stream)).await;
+        }
+    }
+}
+
+/// Sorts a request the browser (or anyone on this machine) sent: Keycloak's
+/// redirect for the login with `state`, or `None` for anything else (a
+/// wrong state, a favicon, a stray request), which is answered and
+/// otherwise ignored, so it cannot end or hijack the login.
+fn judge(target: &str, state: &str) -> Option<Found> {
+    let url = Url::parse(&format!("http://127.0.0.1{target}")).ok()?;
+    if url.path() != CALLBACK_PATH {
+        return None;
+    }
+    // Whatever comes in a redirect may end up on the terminal: no control
+    // characters (escape sequences could rewrite the screen).
+    let param = |name: &str| {
+        url.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| printable(&v))
+    };
+    // A redirect without our state was not caused by this login (another
+    // tab, or a page trying to slip in its own code): never act on it.
+    if param("state").as_deref() != Some(state) {
+        return None;
+    }
+    if let Some(error) = param("error") {
+        return Some(Found::Refused {
+            error,
+            description: param("error_description"),
+        });
+    }
+    param("code").map(|code| Found::Code(AuthorizationCode::new(code)))
+}
+
+async fn answer_ignored(stream: &mut TcpStream, target: &str) {
+    if target.starts_with(CALLBACK_PATH) {
+        tracing::warn!("refused a redirect whose state does not match this login");
+        respond(
+            stream,
+            400,
+            "This sign-in answer does not belong to the login natschat-tui is waiting for. \
+             Start again from the terminal.",
+        )
+        .await;
+    } else {
+        respond(stream, 404, "Nothing here.").await;
     }
 }
 
@@ -283,4 +320,32 @@ fn html_escape(text: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_description_from_the_redirect_loses_its_control_characters() {
+        let target = "/callback?state=s&error=access_denied\
+                      &error_description=no%1B%5B2J%1B%5D0%3Bpwned%07%0Dthanks";
+        match judge(target, "s") {
+            Some(Found::Refused { error, description }) => {
+                assert_eq!(error, "access_denied");
+                assert_eq!(description.as_deref(), Some("no[2J]0;pwnedthanks"));
+            }
+            _ => panic!("the redirect carries an error"),
+        }
+    }
+
+    #[test]
+    fn only_a_redirect_with_this_logins_state_counts() {
+        assert!(judge("/callback?state=other&code=c", "s").is_none());
+        assert!(judge("/favicon.ico", "s").is_none());
+        assert!(matches!(
+            judge("/callback?state=s&code=c", "s"),
+            Some(Found::Code(_))
+        ));
+    }
 }

@@ -16,9 +16,9 @@ pub mod token_store;
 pub mod tokens;
 
 pub use device::{DeviceAuthorization, PollPace};
-pub use discovery::Provider;
+pub use discovery::{InsecureHttp, Provider};
 pub use error::AuthError;
 pub use loopback::LoopbackLogin;
-pub use session::{LogoutOutcome, Session, choose_store, logout};
+pub use session::{LogoutOutcome, ReplacedLogin, Session, choose_store, logout};
 pub use token_store::{StoreError, StoreKind, TokenKey, TokenStore};
 pub use tokens::{AccessClaims, TokenSet};

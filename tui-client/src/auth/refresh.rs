@@ -2,10 +2,10 @@
 //! back when logging out.
 
 use openidconnect::core::{CoreRevocableToken, CoreTokenResponse};
-use openidconnect::url::{Host, Url};
+use openidconnect::url::Url;
 use openidconnect::{RefreshToken, RequestTokenError};
 
-use super::discovery::{Provider, error_chain, http_failure};
+use super::discovery::{Provider, error_chain, http_failure, is_loopback};
 use super::error::AuthError;
 use super::tokens::{TokenSet, token_endpoint_error};
 
@@ -92,13 +92,4 @@ async fn revoke_on_loopback(
     }
     let body = reply.text().await.unwrap_or_default();
     Err(AuthError::Revocation(format!("{status}: {body}")))
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(Host::Domain(name)) => name == "localhost",
-        None => false,
-    }
 }

@@ -40,13 +40,29 @@ pub enum StoreError {
     #[error("the login was stored in the {wanted} but that store is not usable now: {reason}")]
     StoreGone { wanted: StoreKind, reason: String },
 
-    #[error("cannot {action} {path}: {source}")]
+    // The cause is part of the message and deliberately not an error
+    // source: a printed error chain would repeat it.
+    #[error("cannot {action} {path}: {cause}")]
     File {
         action: &'static str,
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
+
+    #[error(
+        "{path} can be read by other users (mode {mode:04o}), so natschat will not use the tokens in it; run `chmod {fix:o} {path}`, and since others may have copied the tokens, `natschat-tui logout` to revoke them and log in again"
+    )]
+    Exposed {
+        path: PathBuf,
+        mode: u32,
+        /// The mode to set.
+        fix: u32,
+    },
+
+    #[error(
+        "the login record {path} is corrupt, so natschat cannot tell who is logged in; run `natschat-tui logout` to remove it, then log in again"
+    )]
+    CorruptLogin { path: PathBuf },
 
     #[error(
         "the stored tokens in the {0} cannot be read; run `natschat-tui logout` and log in again"
@@ -190,7 +206,19 @@ impl TokenStore {
         }
     }
 
+    /// The tokens stored for `key`, if any. File store entries that other
+    /// users can read are refused, as ssh refuses such keys.
     pub fn load(&self, key: &TokenKey) -> Result<Option<TokenSet>, StoreError> {
+        self.read(key, Privacy::Required)
+    }
+
+    /// Like [`TokenStore::load`], but also reads tokens that others could
+    /// read too: to revoke them at logout, which is the remedy for that.
+    pub fn load_to_revoke(&self, key: &TokenKey) -> Result<Option<TokenSet>, StoreError> {
+        self.read(key, Privacy::NotRequired)
+    }
+
+    fn read(&self, key: &TokenKey, privacy: Privacy) -> Result<Option<TokenSet>, StoreError> {
         let bytes = match &self.backend {
             Backend::SecretService(store) => match entry(store, key)?.get_secret() {
                 Ok(bytes) => bytes,
@@ -199,17 +227,22 @@ impl TokenStore {
             },
             Backend::File { dir } => {
                 let path = dir.join(key.file_name());
-                match fs::read(&path) {
-                    Ok(bytes) => bytes,
+                let file = match fs::File::open(&path) {
+                    Ok(file) => file,
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-                    Err(source) => {
+                    Err(cause) => {
                         return Err(StoreError::File {
                             action: "read",
                             path,
-                            source,
+                            cause,
                         });
                     }
+                };
+                if privacy == Privacy::Required {
+                    check_private(dir, 0o700, fs::metadata(dir))?;
+                    check_private(&path, 0o600, file.metadata())?;
                 }
+                read_all(file, &path)?
             }
         };
         serde_json::from_slice(&bytes)
@@ -238,6 +271,46 @@ impl TokenStore {
     }
 }
 
+/// Whether reading tokens requires that nobody else can read them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Privacy {
+    Required,
+    NotRequired,
+}
+
+/// Refuses `path` when its group or others have any access to it; `fix`
+/// is the mode to suggest.
+fn check_private(
+    path: &Path,
+    fix: u32,
+    metadata: std::io::Result<fs::Metadata>,
+) -> Result<(), StoreError> {
+    let metadata = metadata.map_err(|cause| StoreError::File {
+        action: "check the permissions of",
+        path: path.to_owned(),
+        cause,
+    })?;
+    let mode = metadata.permissions().mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        return Err(StoreError::Exposed {
+            path: path.to_owned(),
+            mode,
+            fix,
+        });
+    }
+    Ok(())
+}
+
+fn read_all(mut file: fs::File, path: &Path) -> Result<Vec<u8>, StoreError> {
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut file, &mut bytes).map_err(|cause| StoreError::File {
+        action: "read",
+        path: path.to_owned(),
+        cause,
+    })?;
+    Ok(bytes)
+}
+
 fn entry(store: &Arc<CredentialStore>, key: &TokenKey) -> Result<Entry, StoreError> {
     Entry::new_in_store(store, &key.service(), &key.username)
         .map_err(|e| StoreError::SecretService(e.to_string()))
@@ -252,12 +325,14 @@ impl StoredLogin {
     pub fn load(state_dir: &Path, profile: &str) -> Result<Option<StoredLogin>, StoreError> {
         let path = StoredLogin::path(state_dir, profile);
         match fs::read(&path) {
-            Ok(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|_| StoreError::CorruptLogin { path }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(StoreError::File {
+            Err(cause) => Err(StoreError::File {
                 action: "read",
                 path,
-                source,
+                cause,
             }),
         }
     }
@@ -277,16 +352,20 @@ impl StoredLogin {
 /// Writes `bytes` to `path` so that only the owner can read it at any
 /// moment: a 0700 directory, a 0600 temporary file renamed into place.
 fn write_private(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let io = |action, source| StoreError::File {
+    let io = |action, cause| StoreError::File {
         action,
         path: path.to_owned(),
-        source,
+        cause,
     };
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)
         .map_err(|e| io("create the folder for", e))?;
+    // The mode above applies only to a new folder; one made more open since
+    // is closed again, since it is about to hold secrets.
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+        .map_err(|e| io("protect the folder of", e))?;
     let temporary = path.with_extension("tmp");
     let mut file = fs::OpenOptions::new()
         .write(true)
@@ -308,10 +387,10 @@ fn remove_if_present(path: &Path) -> Result<bool, StoreError> {
     match fs::remove_file(path) {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-        Err(source) => Err(StoreError::File {
+        Err(cause) => Err(StoreError::File {
             action: "remove",
             path: path.to_owned(),
-            source,
+            cause,
         }),
     }
 }

@@ -132,9 +132,14 @@ impl TokenSet {
         }
     }
 
-    /// The access token's claims (roles, username).
+    /// The access token's claims (roles, username). A token set is read
+    /// back from the token store, so a token that does not decode is the
+    /// store's problem, not Keycloak's.
     pub fn access_claims(&self) -> Result<AccessClaims, AuthError> {
-        AccessClaims::decode(&self.access_token)
+        AccessClaims::decode(&self.access_token).map_err(|e| match e {
+            AuthError::MalformedToken(reason) => AuthError::StoredTokenUnreadable(reason),
+            other => other,
+        })
     }
 
     /// Time left before the Keycloak session can no longer be refreshed,
@@ -142,6 +147,17 @@ impl TokenSet {
     pub fn refresh_time_left(&self) -> Option<Duration> {
         self.refresh_expires_at
             .map(|end| Duration::from_secs(end.saturating_sub(unix_now())))
+    }
+
+    /// The Keycloak session the tokens belong to (`sid` of the refresh
+    /// token), when the refresh token says.
+    pub fn session_id(&self) -> Option<String> {
+        #[derive(Deserialize)]
+        struct Sid {
+            sid: Option<String>,
+        }
+        let token = self.refresh_token.as_deref()?;
+        jwt_payload::<Sid>(token).ok()?.sid
     }
 
     /// Time left on the access token; zero once expired.
@@ -246,6 +262,21 @@ mod tests {
     fn a_token_without_realm_roles_has_none() {
         let claims = AccessClaims::decode(&jwt(r#"{"preferred_username":"charlie"}"#)).unwrap();
         assert!(claims.realm_access.roles.is_empty());
+    }
+
+    #[test]
+    fn a_stored_token_that_does_not_decode_is_blamed_on_the_store() {
+        let tokens = TokenSet {
+            username: "bob".into(),
+            access_token: "garbage".into(),
+            refresh_token: None,
+            access_expires_at: 1,
+            refresh_expires_at: None,
+        };
+        let message = tokens.access_claims().unwrap_err().to_string();
+        assert!(message.starts_with("the stored access token"), "{message}");
+        assert!(message.contains("natschat-tui logout"), "{message}");
+        assert!(!message.contains("Keycloak sent"), "{message}");
     }
 
     #[test]

@@ -13,6 +13,8 @@ use natschat_tui::config::Config;
 use qrcode::QrCode;
 use qrcode::render::unicode::Dense1x2;
 
+use super::say;
+
 /// Options of `login`.
 #[derive(Debug, clap::Args)]
 pub struct LoginArgs {
@@ -29,10 +31,15 @@ pub struct LoginArgs {
     #[arg(long)]
     no_open: bool,
 
-    /// With --browser: how long to wait for the browser, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    /// With --browser: how long to wait for the browser, in seconds (1 to
+    /// 3600).
+    #[arg(long, value_name = "SECONDS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_BROWSER_WAIT_SECS))]
     timeout: u64,
 }
+
+/// The longest `--timeout`: an hour is plenty for anyone at the browser.
+const MAX_BROWSER_WAIT_SECS: u64 = 3600;
 
 /// The two ways to log in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,12 +60,12 @@ pub async fn run(config: &Config, args: &LoginArgs) -> anyhow::Result<ExitCode> 
     // Find out where tokens would go before the person does any work.
     let store = choose_store(config).await?;
     if store.kind() == StoreKind::File {
-        println!(
+        say!(
             "No Secret Service (desktop keyring) answered; as you allowed, the tokens will be \
              kept in an unencrypted file readable only by you."
         );
     }
-    let provider = Provider::discover(&config.issuer, &config.client_id).await?;
+    let provider = Provider::for_config(config).await?;
 
     let login = async {
         match flow {
@@ -82,7 +89,7 @@ pub async fn run(config: &Config, args: &LoginArgs) -> anyhow::Result<ExitCode> 
         .map(|c| Role::from_realm_roles(&c.realm_access.roles))
         .unwrap_or_default();
     let roles: Vec<&str> = roles.iter().map(Role::as_str).collect();
-    println!(
+    say!(
         "Logged in as {} (roles: {}).",
         session.username(),
         if roles.is_empty() {
@@ -91,7 +98,22 @@ pub async fn run(config: &Config, args: &LoginArgs) -> anyhow::Result<ExitCode> 
             roles.join(", ")
         }
     );
-    println!("Tokens kept in: {}", session.store_description());
+    if let Some(replaced) = session.replaced() {
+        let ended = match &replaced.revocation {
+            Ok(()) => "Keycloak ended that session".to_owned(),
+            Err(e) => format!(
+                "could not revoke that session at Keycloak ({e}); it ends by itself when it times \
+                 out, or sign out of all sessions in Keycloak's account console"
+            ),
+        };
+        say!(
+            "This replaced {}'s login at {} under profile '{}' and deleted their tokens; {ended}.",
+            replaced.username,
+            replaced.issuer,
+            config.profile
+        );
+    }
+    say!("Tokens kept in: {}", session.store_description());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -109,15 +131,19 @@ fn default_flow(is_set: &dyn Fn(&str) -> bool) -> Flow {
 
 async fn device_login(provider: &Provider) -> Result<TokenSet, AuthError> {
     let device = DeviceAuthorization::start(provider).await?;
-    println!("To log in, open {}", device.verification_uri());
-    println!("and enter the code  {}\n", device.user_code());
+    say!("To log in, open {}", device.verification_uri());
+    say!("and enter the code  {}\n", device.user_code());
     if let Some(complete) = device.verification_uri_complete() {
-        if let Some(qr) = qr_code(complete) {
-            println!("or scan this with a phone:\n{qr}");
+        // Only a person at a terminal can scan it; in a pipe or a file it
+        // is noise.
+        if std::io::IsTerminal::is_terminal(&std::io::stdout())
+            && let Some(qr) = qr_code(complete)
+        {
+            say!("or scan this with a phone:\n{qr}");
         }
-        println!("(direct link: {complete})");
+        say!("(direct link: {complete})");
     }
-    println!(
+    say!(
         "Waiting for approval; the code is valid for {} minutes. Ctrl-C cancels.",
         device.expires_in().as_secs().div_ceil(60)
     );
@@ -141,19 +167,19 @@ async fn browser_login(provider: &Provider, args: &LoginArgs) -> Result<TokenSet
     let login = LoopbackLogin::start(provider).await?;
     let url = login.authorization_url().to_string();
     if args.no_open {
-        println!("Open this URL in a browser on this computer to log in:\n\n  {url}\n");
+        say!("Open this URL in a browser on this computer to log in:\n\n  {url}\n");
     } else {
         match open_browser(&url) {
             Ok(()) => {
-                println!("Opened your browser to log in. If nothing opened, visit:\n\n  {url}\n")
+                say!("Opened your browser to log in. If nothing opened, visit:\n\n  {url}\n")
             }
-            Err(why) => println!(
+            Err(why) => say!(
                 "Could not open a browser ({why}). Open this URL on this computer:\n\n  {url}\n\n\
                  (No browser here? Use `natschat-tui login --device`.)"
             ),
         }
     }
-    println!(
+    say!(
         "Waiting up to {} for the browser. Ctrl-C cancels.",
         super::human_duration(Duration::from_secs(args.timeout))
     );

@@ -6,7 +6,7 @@ use natschat_proto::permissions::{InboxMode, Permissions, Role};
 use natschat_tui::auth::{AuthError, Session};
 use natschat_tui::config::Config;
 
-use super::human_duration;
+use super::{human_duration, say};
 
 pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     let session = Session::open(config).await?;
@@ -22,33 +22,33 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     let roles = Role::from_realm_roles(&claims.realm_access.roles);
     let permissions = Permissions::for_roles(&roles, session.username(), InboxMode::PerUser);
 
-    println!("{} at {}", session.username(), session.issuer());
-    println!("profile: {}, client: {}", config.profile, config.client_id);
+    say!("{} at {}", session.username(), session.issuer());
+    say!("profile: {}, client: {}", config.profile, config.client_id);
     if roles.is_empty() {
-        println!("roles: none (read-only)");
+        say!("roles: none (read-only)");
     } else {
         let names: Vec<&str> = roles.iter().map(Role::as_str).collect();
-        println!("roles: {}", names.join(", "));
+        say!("roles: {}", names.join(", "));
     }
-    println!("you may:");
+    say!("you may:");
     for line in permissions.describe() {
-        println!("  - {line}");
+        say!("  - {line}");
     }
     let left = tokens.access_time_left();
     if left.is_zero() {
-        println!("access token: expired");
+        say!("access token: expired");
     } else {
-        println!("access token: valid for {}", human_duration(left));
+        say!("access token: valid for {}", human_duration(left));
     }
     if let Some(left) = tokens.refresh_time_left() {
-        println!(
+        say!(
             "session: can be refreshed for {} more",
             human_duration(left)
         );
     }
-    println!("tokens kept in: {}", session.store_description());
+    say!("tokens kept in: {}", session.store_description());
     if let Some(e) = stale {
-        println!("note: could not refresh the access token: {e}");
+        say!("note: could not refresh the access token: {e}");
     }
     Ok(ExitCode::SUCCESS)
 }

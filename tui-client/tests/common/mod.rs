@@ -44,6 +44,7 @@ pub fn config(stack: &Stack, client_id: &str) -> Config {
         client_id: client_id.to_owned(),
         nats_url: stack.nats_url().to_owned(),
         insecure_file_store: true,
+        allow_insecure_http: false,
         state_dir: temp_dir("natschat-state"),
         config_file: None,
     }
