@@ -21,9 +21,10 @@ const CONCURRENCY: usize = 16;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let nats = start_nats()?;
-    let db_url = fresh_schema().await?;
-    migrate(&db_url)?;
-    let db = Db::connect(&db_url).await?;
+    let schema = fresh_schema().await?;
+    let db_url = schema.url();
+    migrate(db_url)?;
+    let db = Db::connect(db_url).await?;
     let rooms: Vec<String> = (0..ROOMS).map(|i| unique_room(&format!("h{i}"))).collect();
 
     println!("filling the table with {MESSAGES} messages over {ROOMS} rooms...");
@@ -45,7 +46,7 @@ async fn main() -> anyhow::Result<()> {
     sink.finish().await?;
     db.client.batch_execute("VACUUM ANALYZE messages").await?;
 
-    let _history = Daemon::history(&nats.url(), &db_url)?;
+    let _history = Daemon::history(&nats.url(), db_url)?;
     let (client, _js) = publisher(&nats.url()).await?;
     let request = |rng: &mut rand::rngs::ThreadRng| {
         let room = &rooms[rng.gen_range(0..ROOMS) as usize];

@@ -82,10 +82,11 @@ async fn main() -> anyhow::Result<()> {
 
 /// The real daemon, from "ready" until the table holds every message.
 async fn batched_worker(nats_url: &str) -> anyhow::Result<f64> {
-    let db_url = fresh_schema().await?;
-    let db = Db::connect(&db_url).await?;
+    let schema = fresh_schema().await?;
+    let db_url = schema.url();
+    let db = Db::connect(db_url).await?;
     let started = Instant::now();
-    let _persist = Daemon::persist(nats_url, &db_url, &[])?;
+    let _persist = Daemon::persist(nats_url, db_url, &[])?;
     // The migration ran before "ready"; the clock starts there.
     let ready = Instant::now();
     wait_until(
@@ -102,9 +103,10 @@ async fn batched_worker(nats_url: &str) -> anyhow::Result<f64> {
 /// The naive worker: for each message one autocommitted INSERT, then its
 /// ack, then the next message.
 async fn one_by_one(js: &async_nats::jetstream::Context) -> anyhow::Result<f64> {
-    let db_url = fresh_schema().await?;
-    let db = Db::connect(&db_url).await?;
-    migrate(&db_url)?;
+    let schema = fresh_schema().await?;
+    let db_url = schema.url();
+    let db = Db::connect(db_url).await?;
+    migrate(db_url)?;
     let insert = db
         .client
         .prepare(
@@ -149,9 +151,10 @@ async fn one_by_one(js: &async_nats::jetstream::Context) -> anyhow::Result<f64> 
 
 /// COPY of the same rows into an empty table of the same shape.
 async fn copy_floor(bodies: &[Vec<u8>]) -> anyhow::Result<f64> {
-    let db_url = fresh_schema().await?;
-    let db = Db::connect(&db_url).await?;
-    migrate(&db_url)?;
+    let schema = fresh_schema().await?;
+    let db_url = schema.url();
+    let db = Db::connect(db_url).await?;
+    migrate(db_url)?;
     let mut text = String::new();
     for (i, body) in bodies.iter().enumerate() {
         let chat = ChatMessage::parse(body)?;

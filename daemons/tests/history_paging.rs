@@ -17,6 +17,8 @@ struct Fixture {
     _nats: natschat_testkit::nats_server::NatsServer,
     _persist: Daemon,
     _history: Daemon,
+    /// Last, so it is dropped after the daemons that use it.
+    _schema: TestSchema,
     client: Client,
     room: String,
     /// Stream sequences of the room's messages, in publish order.
@@ -26,9 +28,10 @@ struct Fixture {
 impl Fixture {
     async fn with_messages(count: usize) -> anyhow::Result<Fixture> {
         let nats = start_nats()?;
-        let db_url = fresh_schema().await?;
-        let persist = Daemon::persist(&nats.url(), &db_url, &[])?;
-        let history = Daemon::history(&nats.url(), &db_url)?;
+        let schema = fresh_schema().await?;
+        let db_url = schema.url();
+        let persist = Daemon::persist(&nats.url(), db_url, &[])?;
+        let history = Daemon::history(&nats.url(), db_url)?;
         let (client, js) = publisher(&nats.url()).await?;
         let room = unique_room("hist");
         let subject = format!("chat.{room}");
@@ -44,7 +47,7 @@ impl Fixture {
             );
             seqs.push(publish_acked(&js, &subject, body, None).await?);
         }
-        let db = Db::connect(&db_url).await?;
+        let db = Db::connect(db_url).await?;
         wait_until(
             "the room's messages are stored",
             Duration::from_secs(30),
@@ -58,6 +61,7 @@ impl Fixture {
             client,
             room,
             seqs,
+            _schema: schema,
         })
     }
 

@@ -13,8 +13,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 async fn poison_messages_are_dead_lettered_with_a_reason_and_do_not_stall_the_consumer()
 -> anyhow::Result<()> {
     let nats = start_nats()?;
-    let db_url = fresh_schema().await?;
-    let _persist = Daemon::persist(&nats.url(), &db_url, &[])?;
+    let schema = fresh_schema().await?;
+    let db_url = schema.url();
+    let _persist = Daemon::persist(&nats.url(), db_url, &[])?;
     let (_client, js) = publisher(&nats.url()).await?;
     let room = unique_room("poison");
     let subject = format!("chat.{room}");
@@ -73,7 +74,7 @@ async fn poison_messages_are_dead_lettered_with_a_reason_and_do_not_stall_the_co
     let good = chat_json(&room, "alice", "still here", 2, Some("after-poison"));
     let good_seq = publish_acked(&js, &subject, good, None).await?;
 
-    let db = Db::connect(&db_url).await?;
+    let db = Db::connect(db_url).await?;
     wait_until(
         "the message behind the poison is stored",
         Duration::from_secs(30),
@@ -107,7 +108,8 @@ async fn two_persist_instances_sharing_the_consumer_store_each_message_once() ->
 {
     const MESSAGES: usize = 5_000;
     let nats = start_nats()?;
-    let db_url = fresh_schema().await?;
+    let schema = fresh_schema().await?;
+    let db_url = schema.url();
     // Small batches so that both instances get work.
     let metrics = [free_port(), free_port()].map(|p| format!("127.0.0.1:{p}"));
     let _instances = metrics
@@ -115,7 +117,7 @@ async fn two_persist_instances_sharing_the_consumer_store_each_message_once() ->
         .map(|addr| {
             Daemon::persist(
                 &nats.url(),
-                &db_url,
+                db_url,
                 &["--batch-size", "20", "--metrics-addr", addr],
             )
         })
@@ -132,7 +134,7 @@ async fn two_persist_instances_sharing_the_consumer_store_each_message_once() ->
         ack.await?;
     }
 
-    let db = Db::connect(&db_url).await?;
+    let db = Db::connect(db_url).await?;
     wait_until("every message stored", Duration::from_secs(60), || async {
         Ok(db.message_count().await? >= MESSAGES as i64)
     })

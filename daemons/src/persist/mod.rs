@@ -41,7 +41,7 @@ pub struct PersistArgs {
     #[arg(long, env = "NATSCHAT_METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
     /// Most messages stored per database round trip.
-    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub batch_size: u32,
     /// Name of the durable consumer every persist instance shares.
     #[arg(long, default_value = "natschat-persist")]

@@ -102,59 +102,45 @@ impl Worker {
             .await
             .map_err(WorkerError::Pull)?;
         let mut messages = messages.fuse();
+        let batch_size = self.batch_size;
+        let mut ready: Option<Vec<jetstream::Message>> = None;
         loop {
-            let first = tokio::select! {
-                _ = shutdown.requested() => return Ok(()),
-                first = messages.next() => first,
-            };
-            let Some(first) = first else {
-                return Err(WorkerError::Ended);
-            };
-            // Wait a moment for a fuller batch: under load it fills within
-            // the linger, and one round trip then stores hundreds of rows;
-            // when idle, a lone message waits at most the linger.
-            let mut batch = vec![first];
-            let linger = tokio::time::sleep(BATCH_LINGER);
-            tokio::pin!(linger);
-            while batch.len() < self.batch_size {
-                tokio::select! {
-                    biased;
-                    next = messages.next() => match next {
-                        Some(item) => batch.push(item),
-                        None => break,
-                    },
-                    _ = &mut linger => break,
+            // Store the batch in hand while the next one is pulled, so the
+            // database and the server work at the same time. Both finish
+            // before the loop goes on: one batch is written at a time, and
+            // nothing is left half done when shutdown or an error ends it.
+            let write = async {
+                if let Some(delivered) = ready.take() {
+                    self.persist_batch(delivered).await;
                 }
-            }
-            let mut delivered = Vec::with_capacity(batch.len());
-            let mut broken = None;
-            for item in batch {
-                match item {
-                    Ok(message) => delivered.push(message),
-                    Err(e) => match e.kind() {
-                        // The server went away or forgot the consumer: set
-                        // everything up again rather than wait on a pull
-                        // that will never be answered.
-                        MessagesErrorKind::MissingHeartbeat
-                        | MessagesErrorKind::ConsumerDeleted
-                        | MessagesErrorKind::NoResponders => broken = Some(e),
-                        _ => tracing::warn!(error = %e, "pull from the consumer failed"),
-                    },
+            };
+            let (_, pulled) = tokio::join!(write, next_batch(&mut messages, batch_size, shutdown));
+            match pulled {
+                Pulled::Shutdown => return Ok(()),
+                Pulled::Ended => return Err(WorkerError::Ended),
+                Pulled::Batch { delivered, broken } => {
+                    let Some(e) = broken else {
+                        ready = (!delivered.is_empty()).then_some(delivered);
+                        continue;
+                    };
+                    if !delivered.is_empty() {
+                        self.persist_batch(delivered).await;
+                    }
+                    return Err(WorkerError::Messages(e));
                 }
-            }
-            if !delivered.is_empty() {
-                let span = tracing::info_span!(
-                    "persist message",
-                    messaging.system = "nats",
-                    messaging.destination.name = subject::STREAM,
-                    messaging.batch.message_count = delivered.len(),
-                );
-                self.persist(delivered).instrument(span).await;
-            }
-            if let Some(e) = broken {
-                return Err(WorkerError::Messages(e));
             }
         }
+    }
+
+    /// [`Worker::persist`] inside a span that names the batch.
+    async fn persist_batch(&mut self, delivered: Vec<jetstream::Message>) {
+        let span = tracing::info_span!(
+            "persist message",
+            messaging.system = "nats",
+            messaging.destination.name = subject::STREAM,
+            messaging.batch.message_count = delivered.len(),
+        );
+        self.persist(delivered).instrument(span).await;
     }
 
     /// Stores one batch and settles every message in it with the server.
@@ -272,6 +258,69 @@ impl Worker {
         tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "message goes back to the stream");
         Verdict::Retry(delay)
     }
+}
+
+/// What one pull from the consumer gave.
+enum Pulled {
+    /// Shutdown was asked for before a message came.
+    Shutdown,
+    /// The consumer's message stream ended.
+    Ended,
+    /// Messages to store, and the error that broke the stream after them,
+    /// if one did.
+    Batch {
+        delivered: Vec<jetstream::Message>,
+        broken: Option<jetstream::consumer::pull::MessagesError>,
+    },
+}
+
+/// Waits for the next message, then for up to `batch_size` of them.
+async fn next_batch<S>(messages: &mut S, batch_size: usize, shutdown: &mut Shutdown) -> Pulled
+where
+    S: futures::Stream<Item = Result<jetstream::Message, jetstream::consumer::pull::MessagesError>>
+        + futures::stream::FusedStream
+        + Unpin,
+{
+    let first = tokio::select! {
+        _ = shutdown.requested() => return Pulled::Shutdown,
+        first = messages.next() => first,
+    };
+    let Some(first) = first else {
+        return Pulled::Ended;
+    };
+    // Wait a moment for a fuller batch: under load it fills within the
+    // linger, and one round trip then stores hundreds of rows; when idle,
+    // a lone message waits at most the linger.
+    let mut batch = vec![first];
+    let linger = tokio::time::sleep(BATCH_LINGER);
+    tokio::pin!(linger);
+    while batch.len() < batch_size {
+        tokio::select! {
+            biased;
+            next = messages.next() => match next {
+                Some(item) => batch.push(item),
+                None => break,
+            },
+            _ = &mut linger => break,
+        }
+    }
+    let mut delivered = Vec::with_capacity(batch.len());
+    let mut broken = None;
+    for item in batch {
+        match item {
+            Ok(message) => delivered.push(message),
+            Err(e) => match e.kind() {
+                // The server went away or forgot the consumer: set
+                // everything up again rather than wait on a pull that will
+                // never be answered.
+                MessagesErrorKind::MissingHeartbeat
+                | MessagesErrorKind::ConsumerDeleted
+                | MessagesErrorKind::NoResponders => broken = Some(e),
+                _ => tracing::warn!(error = %e, "pull from the consumer failed"),
+            },
+        }
+    }
+    Pulled::Batch { delivered, broken }
 }
 
 /// Tells the server what became of each message. A lost acknowledgement

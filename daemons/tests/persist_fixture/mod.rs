@@ -41,22 +41,70 @@ pub fn unique_room(prefix: &str) -> String {
     format!("{prefix}-{:08x}", rand::thread_rng().r#gen::<u32>())
 }
 
-/// A fresh, empty schema in the stack's database, as a connection string
-/// whose sessions use it. Isolates the tables of one test (its private
-/// stream numbers sequences from 1 like every other).
-pub async fn fresh_schema() -> anyhow::Result<String> {
-    // LIMITATION: the schema stays behind after the test (dropping it needs
-    // an async step no Drop can take); `DROP SCHEMA test_... CASCADE` in
-    // psql clears old ones.
+/// A fresh, empty schema in the stack's database, isolating the tables of
+/// one test (its private stream numbers sequences from 1 like every
+/// other). Dropping it drops the schema and everything in it, so repeated
+/// runs leave nothing behind; keep it alive until the daemons using it are
+/// gone (declare it before them).
+pub struct TestSchema {
+    name: String,
+    base_url: String,
+    url: String,
+}
+
+impl TestSchema {
+    /// A connection string whose sessions use this schema.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for TestSchema {
+    fn drop(&mut self) {
+        // Drop cannot await, and blocking on the test's own runtime would
+        // stall it; a short-lived thread with a runtime of its own can.
+        let base_url = self.base_url.clone();
+        // A killed daemon's session may still hold a lock for a moment;
+        // wait for it, but never hang a test run on cleanup.
+        let sql = format!(
+            "SET lock_timeout = '10s'; DROP SCHEMA IF EXISTS {} CASCADE",
+            self.name
+        );
+        let dropped = std::thread::spawn(move || -> anyhow::Result<()> {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(async {
+                    let db = Db::connect(&base_url).await?;
+                    db.client.batch_execute(&sql).await?;
+                    Ok(())
+                })
+        })
+        .join();
+        match dropped {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("cannot drop test schema {}: {e:#}", self.name),
+            Err(_) => eprintln!("dropping test schema {} panicked", self.name),
+        }
+    }
+}
+
+/// Creates a [`TestSchema`].
+pub async fn fresh_schema() -> anyhow::Result<TestSchema> {
     let stack = Stack::load()?;
-    let base = stack.var("DATABASE_URL")?.to_owned();
-    let schema = format!("test_{:016x}", rand::thread_rng().r#gen::<u64>());
-    let db = Db::connect(&base).await?;
+    let base_url = stack.var("DATABASE_URL")?.to_owned();
+    let name = format!("test_{:016x}", rand::thread_rng().r#gen::<u64>());
+    let db = Db::connect(&base_url).await?;
     db.client
-        .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .batch_execute(&format!("CREATE SCHEMA {name}"))
         .await?;
-    let separator = if base.contains('?') { '&' } else { '?' };
-    Ok(format!("{base}{separator}options=-csearch_path%3D{schema}"))
+    let separator = if base_url.contains('?') { '&' } else { '?' };
+    let url = format!("{base_url}{separator}options=-csearch_path%3D{name}");
+    Ok(TestSchema {
+        name,
+        base_url,
+        url,
+    })
 }
 
 /// A running `natschatd` subcommand; killed when dropped.
