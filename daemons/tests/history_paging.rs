@@ -6,6 +6,8 @@ mod persist_fixture;
 
 use std::time::Duration;
 
+use futures::StreamExt;
+
 use async_nats::Client;
 use natschat_proto::{ChatMessage, HistoryPage, HistoryRequest};
 use persist_fixture::*;
@@ -203,5 +205,31 @@ async fn admin_room_history_is_served_and_the_service_answers_ping() -> anyhow::
         .await?;
     let pong: Value = serde_json::from_slice(&pong.payload)?;
     assert_eq!(pong["name"], "natschat-history");
+    Ok(())
+}
+
+#[tokio::test]
+async fn replies_go_only_to_inboxes_never_to_a_subject_the_requester_names() -> anyhow::Result<()> {
+    let f = Fixture::with_messages(3).await?;
+    let subject = format!("chat.history.{}", f.room);
+    // Where a malicious requester would aim the reply: a room, or the
+    // JetStream API (an empty error body would delete a stream).
+    let mut aimed = f.client.subscribe("chat.general").await?;
+    f.client
+        .publish_with_reply(subject.clone(), "chat.general", "{\"limit\":0}".into())
+        .await?;
+    f.client
+        .publish_with_reply(subject.clone(), "chat.general", "".into())
+        .await?;
+    f.client.flush().await?;
+
+    // A proper request still gets its answer.
+    let page = f.page(HistoryRequest::Latest { limit: 3 }).await?;
+    assert_eq!(page.messages.len(), 3);
+    let stray = tokio::time::timeout(Duration::from_secs(2), aimed.next()).await;
+    assert!(
+        stray.is_err(),
+        "history answered to a non-inbox subject: {stray:?}"
+    );
     Ok(())
 }

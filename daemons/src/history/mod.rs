@@ -4,7 +4,6 @@
 mod metrics;
 mod reply;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -14,34 +13,34 @@ use natschat_proto::subject;
 use tracing::Instrument;
 
 use self::metrics::{HistoryMetrics, ResultLabel};
-use crate::metrics::Metrics;
+use crate::config::{ConnectionArgs, LoginNames};
 use crate::shutdown::Shutdown;
 use crate::store::{self, DatabaseArgs};
 
 /// Name under which instances announce themselves on `$SRV.*`.
 const SERVICE_NAME: &str = "natschat-history";
 
+/// The history login flags: `--nats-user`, `--nats-password`.
+#[derive(Debug, Clone)]
+pub struct HistoryLogin;
+
+impl LoginNames for HistoryLogin {
+    const WHO: &'static str = "the history service";
+    const USER_FLAG: &'static str = "nats-user";
+    const USER_ENV: &'static str = "NATSCHAT_HISTORY_USER";
+    const DEFAULT_USER: &'static str = "natschat-history";
+    const PASSWORD_FLAG: &'static str = "nats-password";
+    const PASSWORD_ENV: &'static str = "NATSCHAT_HISTORY_PASSWORD";
+}
+
 /// Settings of `natschatd history`.
 #[derive(Debug, clap::Args)]
 pub struct HistoryArgs {
-    /// NATS server to serve on.
-    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
-    pub nats_url: String,
-    /// NATS user of the history service.
-    #[arg(
-        long,
-        env = "NATSCHAT_HISTORY_USER",
-        default_value = "natschat-history"
-    )]
-    pub nats_user: String,
-    /// Its password.
-    #[arg(long, env = "NATSCHAT_HISTORY_PASSWORD", hide_env_values = true)]
-    pub nats_password: String,
+    /// NATS server, user, password, and the metrics endpoint.
+    #[command(flatten)]
+    pub connection: ConnectionArgs<HistoryLogin>,
     #[command(flatten)]
     pub database: DatabaseArgs,
-    /// host:port for the Prometheus /metrics endpoint; none when unset.
-    #[arg(long, env = "NATSCHAT_METRICS_ADDR")]
-    pub metrics_addr: Option<SocketAddr>,
     /// Queue group shared by every history instance.
     #[arg(long, default_value = "natschat-history")]
     pub queue_group: String,
@@ -49,11 +48,8 @@ pub struct HistoryArgs {
 
 /// Runs the history service until SIGTERM/SIGINT.
 pub async fn run(args: HistoryArgs, mut shutdown: Shutdown) -> anyhow::Result<()> {
-    let metrics = Metrics::default();
+    let metrics = args.connection.metrics().await?;
     let history_metrics = HistoryMetrics::register(&metrics);
-    if let Some(addr) = args.metrics_addr {
-        metrics.serve(addr).await?;
-    }
 
     let pool = store::connect(
         &args.database.database_url,
@@ -61,12 +57,11 @@ pub async fn run(args: HistoryArgs, mut shutdown: Shutdown) -> anyhow::Result<()
     )?;
     store::migrate_until_done(&pool, &mut shutdown).await?;
 
-    let client =
-        async_nats::ConnectOptions::with_user_and_password(args.nats_user, args.nats_password)
-            .name("natschatd history")
-            .max_reconnects(None)
-            .connect(&args.nats_url)
-            .await?;
+    let client = args
+        .connection
+        .nats_login()
+        .connect(async_nats::ConnectOptions::new().name("natschatd history"))
+        .await?;
     let service = client
         .service_builder()
         .description("Stored chat messages of a room, by page")
@@ -122,6 +117,28 @@ async fn serve(
     request: service::Request,
 ) {
     let started = Instant::now();
+    // The reply subject is the requester's choice. Answering anything but an
+    // inbox would let a requester aim this daemon's reply at another subject,
+    // such as the JetStream API or a chat room; nats/dev.conf also lets the
+    // history user publish to inboxes only.
+    let to_inbox = request
+        .message
+        .reply
+        .as_ref()
+        .is_some_and(|reply| reply.starts_with("_INBOX."));
+    if !to_inbox {
+        tracing::warn!(
+            reply = request.message.reply.as_deref().unwrap_or(""),
+            "refused a history request whose reply subject is not an inbox"
+        );
+        metrics
+            .requests
+            .get_or_create(&ResultLabel {
+                result: "bad_reply",
+            })
+            .inc();
+        return;
+    }
     let answer = reply::answer(
         pool,
         request.message.subject.as_str(),
