@@ -1,6 +1,7 @@
 //! `natschatd`: one binary for the natschat daemons.
 
 mod callout;
+mod config;
 mod history;
 mod keys;
 mod metrics;

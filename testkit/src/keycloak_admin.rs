@@ -1,6 +1,6 @@
 //! Keycloak's admin REST API, for tests that must change the realm: rotate
 //! its signing keys, import a key a test can sign with, add clients with
-//! unusual settings. Signs in as the bootstrap admin of realm `master`
+//! unusual settings, create throwaway users. Signs in as the bootstrap admin of realm `master`
 //! (`KEYCLOAK_ADMIN_USER` / `KEYCLOAK_ADMIN_PASSWORD`).
 //!
 //! The realm is shared by every test running at the same time, so helpers
@@ -95,6 +95,47 @@ impl KeycloakAdmin {
             .and_then(|l| l.to_str().ok())
             .context("Keycloak created something but sent no Location")?;
         Ok(location.rsplit('/').next().unwrap_or_default().to_owned())
+    }
+
+    /// Creates a user with the `user` role and everything Keycloak's profile
+    /// requires, so logging in asks for nothing else; returns its id.
+    pub async fn create_user(&self, username: &str, password: &str) -> anyhow::Result<String> {
+        let id = self
+            .create(
+                "/users",
+                &json!({
+                    "username": username,
+                    "enabled": true,
+                    "email": format!("{username}@example.org"),
+                    "emailVerified": true,
+                    "firstName": "Test",
+                    "lastName": "User",
+                    "credentials": [{"type": "password", "value": password, "temporary": false}],
+                }),
+            )
+            .await?;
+        let role = self.get("/roles/user").await?;
+        self.send(
+            self.http
+                .post(self.url(&format!("/users/{id}/role-mappings/realm")))
+                .json(&json!([role])),
+        )
+        .await?;
+        Ok(id)
+    }
+
+    /// Ends every Keycloak session of the user with this id.
+    pub async fn logout_user(&self, id: &str) -> anyhow::Result<()> {
+        self.send(self.http.post(self.url(&format!("/users/{id}/logout"))))
+            .await?;
+        Ok(())
+    }
+
+    /// Removes a user (one this test created).
+    pub async fn delete_user(&self, id: &str) -> anyhow::Result<()> {
+        self.send(self.http.delete(self.url(&format!("/users/{id}"))))
+            .await?;
+        Ok(())
     }
 
     /// The realm's internal id (parent of its key providers).

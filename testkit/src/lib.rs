@@ -2,6 +2,7 @@
 //! servers: the local stack that `./dev up` starts, or private instances a
 //! test starts for itself when it must kill or restart them.
 
+pub mod callout;
 pub mod keycloak;
 pub mod keycloak_admin;
 pub mod nats_server;

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use async_nats::HeaderMap;
 use chat_support::{log_in, unique};
 use natschat_proto::{ChatMessage, RoomName, subject};
-use natschat_testkit::nats_server::{NatsPorts, NatsServer, free_port};
+use natschat_testkit::callout::{CalloutProcess, CalloutServerSettings, PrivateCallout};
+use natschat_testkit::nats_server::free_port;
 use natschat_testkit::postgres::PostgresCluster;
 use natschat_testkit::stack::{Stack, workspace_root};
 use natschat_tui::auth::AccessClaims;
@@ -23,7 +24,6 @@ use natschat_tui::net::{ChatConnection, NetOptions, TokenSource};
 use natschat_tui::ui::{Action, App, ChatSettings, ConnectionEvent, Delivery, perform, update};
 use tokio::sync::mpsc;
 
-const CALLOUT: (&str, &str) = ("callout", "callout-secret");
 const PERSIST: (&str, &str) = ("persist", "persist-secret");
 const HISTORY: (&str, &str) = ("history", "history-secret");
 const PUBLISHER: (&str, &str) = ("publisher", "publisher-secret");
@@ -102,98 +102,42 @@ impl Drop for Daemon {
     }
 }
 
-/// Callout keys made with `natschatd keygen`: (issuer, xkey) public keys.
-fn keygen(dir: &Path) -> (String, String) {
-    let out = Command::new(natschatd())
-        .arg("keygen")
-        .arg("--dir")
-        .arg(dir)
-        .output()
-        .expect("natschatd keygen runs");
-    assert!(out.status.success(), "keygen: {out:?}");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let field = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .expect("keygen prints both public keys")
-            .to_owned()
-    };
-    (field("ISSUER="), field("XKEY="))
-}
-
 /// The whole chat backend on private ports: nats-server with JetStream and
 /// the auth callout (user JWTs live `jwt_secs`), PostgreSQL, and the
 /// callout, persist and history daemons.
 struct PrivateBackend {
     // Dropped in this order: daemons before the servers they use.
     _daemons: Vec<Daemon>,
-    server: NatsServer,
+    _callout: CalloutProcess,
+    nats: PrivateCallout,
     _database: PostgresCluster,
 }
 
 impl PrivateBackend {
-    fn start(stack: &Stack, jwt_secs: u64) -> PrivateBackend {
-        let mut key_dir = PathBuf::new();
-        let server = NatsServer::start(|ports: NatsPorts, dir: &Path| {
-            key_dir = dir.join("keys");
-            let (issuer, xkey) = keygen(&key_dir);
-            let user = |(name, password): (&str, &str)| {
-                format!("{{ user: {name}, password: \"{password}\" }}")
-            };
-            let rest = format!(
-                r#"
-accounts {{
-  AUTH {{ users: [ {{ user: {callout}, password: "{callout_password}",
-    permissions: {{ subscribe: {{ allow: ["$SYS.REQ.USER.AUTH"] }}, publish: {{ deny: [">"] }}, allow_responses: true }} }} ] }}
-  CHAT {{ jetstream: enabled, users: [ {persist}, {history}, {publisher} ] }}
-  SYS {{}}
-}}
-system_account: SYS
-authorization {{ auth_callout {{
-  issuer: {issuer}
-  xkey: {xkey}
-  account: AUTH
-  auth_users: [ {callout}, {persist_user}, {history_user}, {publisher_user} ]
-}} }}
-"#,
-                callout = CALLOUT.0,
-                callout_password = CALLOUT.1,
-                persist = user(PERSIST),
-                history = user(HISTORY),
-                publisher = user(PUBLISHER),
-                persist_user = PERSIST.0,
-                history_user = HISTORY.0,
-                publisher_user = PUBLISHER.0,
-            );
-            NatsServer::basic_config(ports, dir, &rest)
-        })
-        .expect("private nats-server starts");
+    fn start(jwt_secs: u64) -> PrivateBackend {
+        let user = |(name, password): (&str, &str)| {
+            format!("{{ user: {name}, password: \"{password}\" }}")
+        };
+        let settings = CalloutServerSettings {
+            chat_account: format!(
+                "jetstream: enabled, users: [ {}, {}, {} ]",
+                user(PERSIST),
+                user(HISTORY),
+                user(PUBLISHER)
+            ),
+            auth_users: [PERSIST, HISTORY, PUBLISHER]
+                .map(|(name, _)| name.to_owned())
+                .into(),
+            ..CalloutServerSettings::default()
+        };
+        let nats = PrivateCallout::start(&natschatd(), &settings)
+            .expect("private nats-server with the auth callout starts");
+        let callout = nats
+            .callout(&["--max-user-jwt-secs", &jwt_secs.to_string()])
+            .expect("private callout starts");
         let database = PostgresCluster::start().expect("private PostgreSQL starts");
-        let (nats_url, database_url) = (server.url(), database.url());
-        let dir = server.dir().to_owned();
-        let jwt_secs = jwt_secs.to_string();
-        let key_dir = key_dir.display().to_string();
-        let callout = Daemon::start(
-            &dir,
-            &[
-                "auth-callout",
-                "--nats-url",
-                &nats_url,
-                "--callout-user",
-                CALLOUT.0,
-                "--callout-password",
-                CALLOUT.1,
-                "--keycloak-url",
-                stack.keycloak_url(),
-                "--realm",
-                stack.var("KEYCLOAK_REALM").unwrap(),
-                "--key-dir",
-                &key_dir,
-                "--max-user-jwt-secs",
-                &jwt_secs,
-            ],
-            &[],
-        );
+        let (nats_url, database_url) = (nats.url(), database.url());
+        let dir = nats.server.dir().to_owned();
         let persist = Daemon::start(
             &dir,
             &["persist"],
@@ -215,8 +159,9 @@ authorization {{ auth_callout {{
             ],
         );
         PrivateBackend {
-            _daemons: vec![history, persist, callout],
-            server,
+            _daemons: vec![history, persist],
+            _callout: callout,
+            nats,
             _database: database,
         }
     }
@@ -275,7 +220,7 @@ async fn keep_publishing(
 #[tokio::test(flavor = "multi_thread")]
 async fn a_session_lives_through_repeated_login_expiry_and_shows_every_message_once_in_order() {
     let stack = Stack::load().unwrap();
-    let backend = PrivateBackend::start(&stack, 3);
+    let backend = PrivateBackend::start(3);
     let alice = log_in(&stack, "alice", "alice123").await;
     let roles = AccessClaims::decode(&alice.access_token)
         .unwrap()
@@ -304,7 +249,7 @@ async fn a_session_lives_through_repeated_login_expiry_and_shows_every_message_o
     let (actions, mut incoming) = mpsc::unbounded_channel();
     let connection = ChatConnection::connect(
         NetOptions {
-            nats_url: backend.server.url(),
+            nats_url: backend.nats.url(),
             user: "alice".into(),
             admin: false,
             tokens,
@@ -315,7 +260,7 @@ async fn a_session_lives_through_repeated_login_expiry_and_shows_every_message_o
     .expect("the chat connects");
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let publisher = tokio::spawn(keep_publishing(backend.server.url(), room.clone(), stopped));
+    let publisher = tokio::spawn(keep_publishing(backend.nats.url(), room.clone(), stopped));
 
     // The chat's own loop, minus the terminal: every action through
     // `update`, every command through `perform`.

@@ -1,31 +1,22 @@
 //! Configuration of `natschatd auth-callout`: flags with environment
 //! fallbacks, checked once at start.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
 use jsonwebtoken::{Algorithm, AlgorithmFamily};
 
+use crate::config::{ConnectionArgs, LoginNames};
 use crate::keys::{ISSUER_SEED_FILE, XKEY_SEED_FILE};
 
 /// Flags of `natschatd auth-callout`.
 #[derive(Debug, Clone, Args)]
 pub struct CalloutArgs {
-    /// NATS server to serve callout requests for.
-    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
-    pub nats_url: String,
-    /// The AUTH account's callout user.
-    #[arg(
-        long,
-        env = "NATSCHAT_CALLOUT_USER",
-        default_value = "natschat-callout"
-    )]
-    pub callout_user: String,
-    /// Its password (prefer the environment over the command line).
-    #[arg(long, env = "NATSCHAT_CALLOUT_PASSWORD", hide_env_values = true)]
-    pub callout_password: String,
+    /// NATS server, the AUTH account's callout user, its password, and the
+    /// metrics endpoint.
+    #[command(flatten)]
+    pub connection: ConnectionArgs<CalloutLogin>,
     /// Keycloak's base URL.
     #[arg(long, env = "KEYCLOAK_URL", default_value = "http://127.0.0.1:8080")]
     pub keycloak_url: String,
@@ -87,9 +78,19 @@ pub struct CalloutArgs {
     /// How long to wait for Keycloak at start before giving up, in seconds.
     #[arg(long, default_value_t = 120)]
     pub keycloak_wait_secs: u64,
-    /// Prometheus endpoint (host:port).
-    #[arg(long, env = "NATSCHAT_METRICS_ADDR")]
-    pub metrics_addr: Option<SocketAddr>,
+}
+
+/// The callout's login flags: `--callout-user`, `--callout-password`.
+#[derive(Debug, Clone)]
+pub struct CalloutLogin;
+
+impl LoginNames for CalloutLogin {
+    const WHO: &'static str = "the callout (in the AUTH account)";
+    const USER_FLAG: &'static str = "callout-user";
+    const USER_ENV: &'static str = "NATSCHAT_CALLOUT_USER";
+    const DEFAULT_USER: &'static str = "natschat-callout";
+    const PASSWORD_FLAG: &'static str = "callout-password";
+    const PASSWORD_ENV: &'static str = "NATSCHAT_CALLOUT_PASSWORD";
 }
 
 /// A configuration that cannot work.

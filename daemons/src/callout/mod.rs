@@ -27,8 +27,9 @@ use self::config::{CalloutArgs, ConfigError};
 use self::jwks::{JwksCache, JwksError};
 use self::metrics::CalloutMetrics;
 use self::sealing::{Sealing, SealingError};
+use crate::config::NatsConnectError;
 use crate::keys::{CalloutKeys, KeyError};
-use crate::metrics::{Metrics, MetricsError};
+use crate::metrics::MetricsError;
 use crate::shutdown::Shutdown;
 
 /// Why the callout could not start or stopped.
@@ -46,14 +47,8 @@ pub enum CalloutError {
     Metrics(#[from] MetricsError),
     #[error("cannot build the HTTP client for Keycloak: {0}")]
     Http(#[from] reqwest::Error),
-    #[error(
-        "cannot connect to NATS at {url} as {user}: {source}; is nats-server running? `./dev status` shows the stack"
-    )]
-    Connect {
-        url: String,
-        user: String,
-        source: async_nats::ConnectError,
-    },
+    #[error(transparent)]
+    Connect(#[from] NatsConnectError),
     #[error(transparent)]
     Service(#[from] service::ServiceError),
 }
@@ -76,11 +71,8 @@ pub async fn run(args: CalloutArgs, shutdown: Shutdown) -> Result<(), CalloutErr
         "loaded callout keys"
     );
 
-    let metrics = Metrics::default();
+    let metrics = args.connection.metrics().await?;
     let callout_metrics = CalloutMetrics::register(&metrics);
-    if let Some(addr) = args.metrics_addr {
-        metrics.serve(addr).await?;
-    }
 
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
@@ -129,18 +121,11 @@ pub async fn run(args: CalloutArgs, shutdown: Shutdown) -> Result<(), CalloutErr
         grants,
     ));
 
-    let client = async_nats::ConnectOptions::with_user_and_password(
-        args.callout_user.clone(),
-        args.callout_password.clone(),
-    )
-    .name("natschatd auth-callout")
-    .connect(&args.nats_url)
-    .await
-    .map_err(|source| CalloutError::Connect {
-        url: args.nats_url.clone(),
-        user: args.callout_user.clone(),
-        source,
-    })?;
+    let client = args
+        .connection
+        .nats_login()
+        .connect(async_nats::ConnectOptions::new().name("natschatd auth-callout"))
+        .await?;
 
     service::serve(
         client,

@@ -7,7 +7,6 @@ mod stream;
 mod triage;
 mod worker;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::PullConsumer};
@@ -15,31 +14,31 @@ use async_nats::jetstream::{self, consumer::PullConsumer};
 use self::metrics::PersistMetrics;
 use self::stream::StreamSettings;
 use self::worker::{RetryDelay, Worker};
-use crate::metrics::Metrics;
+use crate::config::{ConnectionArgs, LoginNames};
 use crate::shutdown::Shutdown;
 use crate::store::{self, DatabaseArgs};
+
+/// The persist login flags: `--nats-user`, `--nats-password`.
+#[derive(Debug, Clone)]
+pub struct PersistLogin;
+
+impl LoginNames for PersistLogin {
+    const WHO: &'static str = "the persist worker";
+    const USER_FLAG: &'static str = "nats-user";
+    const USER_ENV: &'static str = "NATSCHAT_PERSIST_USER";
+    const DEFAULT_USER: &'static str = "natschat-persist";
+    const PASSWORD_FLAG: &'static str = "nats-password";
+    const PASSWORD_ENV: &'static str = "NATSCHAT_PERSIST_PASSWORD";
+}
 
 /// Settings of `natschatd persist`.
 #[derive(Debug, clap::Args)]
 pub struct PersistArgs {
-    /// NATS server to consume from.
-    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
-    pub nats_url: String,
-    /// NATS user of the persist worker.
-    #[arg(
-        long,
-        env = "NATSCHAT_PERSIST_USER",
-        default_value = "natschat-persist"
-    )]
-    pub nats_user: String,
-    /// Its password.
-    #[arg(long, env = "NATSCHAT_PERSIST_PASSWORD", hide_env_values = true)]
-    pub nats_password: String,
+    /// NATS server, user, password, and the metrics endpoint.
+    #[command(flatten)]
+    pub connection: ConnectionArgs<PersistLogin>,
     #[command(flatten)]
     pub database: DatabaseArgs,
-    /// host:port for the Prometheus /metrics endpoint; none when unset.
-    #[arg(long, env = "NATSCHAT_METRICS_ADDR")]
-    pub metrics_addr: Option<SocketAddr>,
     /// Most messages stored per database round trip.
     #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub batch_size: u32,
@@ -82,11 +81,8 @@ impl PersistArgs {
 
 /// Runs the persist worker until SIGTERM/SIGINT.
 pub async fn run(args: PersistArgs, mut shutdown: Shutdown) -> anyhow::Result<()> {
-    let metrics = Metrics::default();
+    let metrics = args.connection.metrics().await?;
     let persist_metrics = PersistMetrics::register(&metrics);
-    if let Some(addr) = args.metrics_addr {
-        metrics.serve(addr).await?;
-    }
 
     let pool = store::connect(
         &args.database.database_url,
@@ -94,15 +90,15 @@ pub async fn run(args: PersistArgs, mut shutdown: Shutdown) -> anyhow::Result<()
     )?;
     store::migrate_until_done(&pool, &mut shutdown).await?;
 
-    let client = async_nats::ConnectOptions::with_user_and_password(
-        args.nats_user.clone(),
-        args.nats_password.clone(),
-    )
-    .name("natschatd persist")
-    .retry_on_initial_connect()
-    .max_reconnects(None)
-    .connect(&args.nats_url)
-    .await?;
+    let client = args
+        .connection
+        .nats_login()
+        .connect(
+            async_nats::ConnectOptions::new()
+                .name("natschatd persist")
+                .retry_on_initial_connect(),
+        )
+        .await?;
     let js = jetstream::new(client.clone());
     let settings = args.stream_settings();
 

@@ -3,23 +3,21 @@
 //! processes built from this crate, logins and NATS connections.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
 use natschat_proto::subject::inbox_prefix;
+use natschat_testkit::callout::{
+    CalloutProcess, CalloutServerSettings, PrivateCallout, random_secret,
+};
 use natschat_testkit::keycloak::{TokenSet, device_login};
-use natschat_testkit::nats_server::{NatsPorts, NatsServer, free_port};
 use natschat_testkit::stack::Stack;
-use serde_json::Value;
 use tokio::sync::mpsc;
 
 pub mod forge;
 
 /// The terminal client: the usual way tests get tokens.
 pub const TUI_CLIENT: &str = "natschat-tui";
-pub const CALLOUT_USER: &str = "natschat-callout";
 pub const BENCH_USER: &str = "natschat-bench";
 
 /// Demo users and their passwords.
@@ -112,38 +110,8 @@ pub async fn connect(
 
 /// A private nats-server whose auth callout trusts keys made for it.
 pub struct CalloutServer {
-    pub server: NatsServer,
-    pub key_dir: PathBuf,
-    pub callout_password: String,
+    pub private: PrivateCallout,
     pub bench_password: String,
-}
-
-fn random_secret() -> String {
-    use rand::Rng;
-    rand::thread_rng()
-        .sample_iter(rand::distributions::Alphanumeric)
-        .take(24)
-        .map(char::from)
-        .collect()
-}
-
-/// Makes callout keys in `dir` with `natschatd keygen`; returns (issuer, xkey).
-fn keygen(dir: &Path) -> (String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_natschatd"))
-        .arg("keygen")
-        .arg("--dir")
-        .arg(dir)
-        .output()
-        .expect("natschatd keygen runs");
-    assert!(out.status.success(), "keygen: {out:?}");
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let field = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .expect("keygen prints both public keys")
-            .to_owned()
-    };
-    (field("ISSUER="), field("XKEY="))
 }
 
 impl CalloutServer {
@@ -157,158 +125,44 @@ impl CalloutServer {
     /// timeout (how long it waits for the callout; nats-server's default is
     /// 2 s) set to `seconds`.
     pub fn start_with_auth_timeout(seconds: Option<u32>) -> anyhow::Result<CalloutServer> {
-        Self::start_configured(seconds, true)
+        Self::start_configured(seconds, false)
     }
 
     /// A server whose auth callout sends requests unsealed (no `xkey`).
     pub fn start_unsealed() -> anyhow::Result<CalloutServer> {
-        Self::start_configured(None, false)
+        Self::start_configured(None, true)
     }
 
-    fn start_configured(seconds: Option<u32>, sealed: bool) -> anyhow::Result<CalloutServer> {
-        let timeout = seconds.map(|s| format!("timeout: {s}")).unwrap_or_default();
-        let callout_password = random_secret();
+    fn start_configured(seconds: Option<u32>, unsealed: bool) -> anyhow::Result<CalloutServer> {
         let bench_password = random_secret();
-        let mut key_dir = PathBuf::new();
-        let server = NatsServer::start(|ports: NatsPorts, dir: &Path| {
-            key_dir = dir.join("keys");
-            let (issuer, xkey) = keygen(&key_dir);
-            let xkey = if sealed {
-                format!("xkey: {xkey}")
-            } else {
-                String::new()
-            };
-            let rest = format!(
-                r#"
-max_connections: 10000
-# Far above the shared stack's 4 KB, so oversized tokens reach the callout
-# and its own size limit is what refuses them.
-max_control_line: 256KB
-accounts {{
-  AUTH {{ users: [ {{ user: {CALLOUT_USER}, password: "{callout_password}",
-    permissions: {{ subscribe: {{ allow: ["$SYS.REQ.USER.AUTH"] }}, publish: {{ deny: [">"] }}, allow_responses: true }} }} ] }}
-  CHAT {{ users: [ {{ user: {BENCH_USER}, password: "{bench_password}",
-    permissions: {{ publish: {{ allow: ["_INBOX.bench.>"] }}, subscribe: {{ allow: ["_INBOX.bench.>"] }} }} }} ] }}
-  SYS {{}}
-}}
-system_account: SYS
-authorization {{ {timeout}
-auth_callout {{
-  issuer: {issuer}
-  {xkey}
-  account: AUTH
-  auth_users: [ {CALLOUT_USER}, {BENCH_USER} ]
-}} }}
-"#
-            );
-            NatsServer::basic_config(ports, dir, &rest)
-        })?;
+        let settings = CalloutServerSettings {
+            settings: "max_connections: 10000\n\
+                # Far above the shared stack's 4 KB, so oversized tokens reach the callout\n\
+                # and its own size limit is what refuses them.\n\
+                max_control_line: 256KB"
+                .to_owned(),
+            chat_account: format!(
+                r#"users: [ {{ user: {BENCH_USER}, password: "{bench_password}",
+    permissions: {{ publish: {{ allow: ["_INBOX.bench.>"] }}, subscribe: {{ allow: ["_INBOX.bench.>"] }} }} }} ]"#
+            ),
+            auth_users: vec![BENCH_USER.to_owned()],
+            auth_timeout_secs: seconds,
+            unsealed,
+        };
         Ok(CalloutServer {
-            server,
-            key_dir,
-            callout_password,
+            private: PrivateCallout::start(Path::new(env!("CARGO_BIN_EXE_natschatd")), &settings)?,
             bench_password,
         })
     }
 
     pub fn url(&self) -> String {
-        self.server.url()
+        self.private.url()
     }
 
     /// Starts a callout instance for this server with extra flags, and waits
     /// until it is serving.
     pub fn callout(&self, extra: &[&str]) -> anyhow::Result<CalloutProcess> {
-        let stack = Stack::load()?;
-        let log = self
-            .server
-            .dir()
-            .join(format!("callout-{}.log", free_port()));
-        let file = std::fs::File::create(&log)?;
-        let mut command = Command::new(env!("CARGO_BIN_EXE_natschatd"));
-        command
-            .env_clear()
-            .env("NATSCHAT_LOG_FORMAT", "json")
-            .env("RUST_LOG", "info")
-            .arg("auth-callout")
-            .args(["--nats-url", &self.url()])
-            .args(["--callout-user", CALLOUT_USER])
-            .args(["--callout-password", &self.callout_password])
-            .args(["--keycloak-url", stack.keycloak_url()])
-            .args(["--realm", stack.var("KEYCLOAK_REALM")?])
-            .arg("--key-dir")
-            .arg(&self.key_dir)
-            // Tests rotate realm keys while others run; let every private
-            // instance refetch on the first unknown kid.
-            .args(["--jwks-min-refetch-secs", "0"])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(file.try_clone()?)
-            .stderr(file);
-        let child = command.spawn().context("cannot start natschatd")?;
-        let mut process = CalloutProcess { child, log };
-        process.wait_for_message("auth callout ready", Duration::from_secs(60))?;
-        Ok(process)
-    }
-}
-
-/// A running `natschatd auth-callout`; killed when dropped.
-pub struct CalloutProcess {
-    child: Child,
-    log: PathBuf,
-}
-
-impl CalloutProcess {
-    /// Its log, one JSON object per line.
-    pub fn events(&self) -> Vec<Value> {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
-    }
-
-    /// Log events whose message is `message`.
-    pub fn events_named(&self, message: &str) -> Vec<Value> {
-        self.events()
-            .into_iter()
-            .filter(|e| e["fields"]["message"] == message)
-            .collect()
-    }
-
-    /// Waits (bounded) until an event with this message has been logged.
-    pub fn wait_for_message(&mut self, message: &str, patience: Duration) -> anyhow::Result<Value> {
-        let deadline = Instant::now() + patience;
-        loop {
-            if let Some(event) = self.events_named(message).pop() {
-                return Ok(event);
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                bail!("natschatd exited with {status}:\n{}", self.log_text());
-            }
-            if Instant::now() > deadline {
-                bail!("no {message:?} from natschatd:\n{}", self.log_text());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// The reasons of every rejection logged so far.
-    pub fn rejection_reasons(&self) -> Vec<String> {
-        self.events_named("rejected")
-            .iter()
-            .filter_map(|e| e["fields"]["reason"].as_str().map(str::to_owned))
-            .collect()
-    }
-
-    pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for CalloutProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.private.callout(extra)
     }
 }
 

@@ -6,13 +6,12 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use natschat_testkit::keycloak::approve_device;
 use natschat_testkit::keycloak_admin::KeycloakAdmin;
 use natschat_testkit::stack::Stack;
 use natschat_tui::auth::{DeviceAuthorization, PollPace, Provider, TokenSet};
 use natschat_tui::config::Config;
-use serde_json::json;
 
 /// A name no other test (or earlier run) uses.
 pub fn unique(prefix: &str) -> String {
@@ -65,131 +64,6 @@ pub async fn device_login(
     Ok(device.finish(PollPace::AsServerAsks).await?)
 }
 
-/// Keycloak's admin REST API for test users, signed in as the stack's
-/// bootstrap admin. (The testkit's `KeycloakAdmin` covers clients and keys
-/// but not users.)
-pub struct Admin {
-    http: reqwest::Client,
-    realm_url: String,
-    token: String,
-}
-
-impl Admin {
-    pub async fn connect(stack: &Stack) -> anyhow::Result<Admin> {
-        let http = reqwest::Client::new();
-        let reply: serde_json::Value = http
-            .post(format!(
-                "{}/realms/master/protocol/openid-connect/token",
-                stack.keycloak_url()
-            ))
-            .form(&[
-                ("grant_type", "password"),
-                ("client_id", "admin-cli"),
-                ("username", stack.var("KEYCLOAK_ADMIN_USER")?),
-                ("password", stack.var("KEYCLOAK_ADMIN_PASSWORD")?),
-            ])
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        let token = reply["access_token"]
-            .as_str()
-            .context("the admin login returned no access token")?
-            .to_owned();
-        Ok(Admin {
-            http,
-            realm_url: format!("{}/admin/realms/nats-chat", stack.keycloak_url()),
-            token,
-        })
-    }
-
-    /// Creates an object and returns its id (from the Location header).
-    async fn create(&self, collection: &str, body: serde_json::Value) -> anyhow::Result<String> {
-        let reply = self
-            .http
-            .post(format!("{}/{collection}", self.realm_url))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await?;
-        if !reply.status().is_success() {
-            bail!(
-                "creating in {collection} failed: {} {}",
-                reply.status(),
-                reply.text().await?
-            );
-        }
-        let location = reply
-            .headers()
-            .get("location")
-            .and_then(|l| l.to_str().ok())
-            .context("Keycloak names what it created")?;
-        Ok(location.rsplit('/').next().unwrap_or_default().to_owned())
-    }
-
-    /// A user with the `user` role and everything Keycloak's profile
-    /// requires, so logging in asks for nothing else.
-    pub async fn create_user(&self, username: &str, password: &str) -> anyhow::Result<String> {
-        let id = self
-            .create(
-                "users",
-                json!({
-                    "username": username,
-                    "enabled": true,
-                    "email": format!("{username}@example.org"),
-                    "emailVerified": true,
-                    "firstName": "Test",
-                    "lastName": "User",
-                    "credentials": [{"type": "password", "value": password, "temporary": false}],
-                }),
-            )
-            .await?;
-        let role: serde_json::Value = self
-            .http
-            .get(format!("{}/roles/user", self.realm_url))
-            .bearer_auth(&self.token)
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        self.http
-            .post(format!("{}/users/{id}/role-mappings/realm", self.realm_url))
-            .bearer_auth(&self.token)
-            .json(&json!([role]))
-            .send()
-            .await?
-            .error_for_status()?;
-        Ok(id)
-    }
-
-    /// Ends every Keycloak session of the user.
-    pub async fn logout_user(&self, id: &str) -> anyhow::Result<()> {
-        self.http
-            .post(format!("{}/users/{id}/logout", self.realm_url))
-            .bearer_auth(&self.token)
-            .send()
-            .await?
-            .error_for_status()?;
-        Ok(())
-    }
-
-    pub async fn delete_user(&self, id: &str) -> anyhow::Result<()> {
-        self.delete("users", id).await
-    }
-
-    async fn delete(&self, collection: &str, id: &str) -> anyhow::Result<()> {
-        self.http
-            .delete(format!("{}/{collection}/{id}", self.realm_url))
-            .bearer_auth(&self.token)
-            .send()
-            .await?
-            .error_for_status()?;
-        Ok(())
-    }
-}
-
 /// The test client whose access tokens live [`SHORT_LIFESPAN`] seconds,
 /// created once by the testkit and shared by later runs.
 pub const SHORT_LIVED_CLIENT: &str = "natschat-tui-short-lived";
@@ -201,7 +75,7 @@ pub const SHORT_LIFESPAN: u64 = 10;
 /// A test user of its own, removed by `remove`, and the client to sign in
 /// with.
 pub struct Fixture {
-    pub admin: Admin,
+    pub admin: KeycloakAdmin,
     pub client_id: String,
     pub username: String,
     pub password: String,
@@ -220,7 +94,7 @@ impl Fixture {
 
     /// A fresh user signing in with `client_id`.
     pub async fn create(stack: &Stack, client_id: &str) -> anyhow::Result<Fixture> {
-        let admin = Admin::connect(stack).await?;
+        let admin = KeycloakAdmin::login(stack).await?;
         let username = unique("tui-user");
         let password = unique("pw");
         let user_uuid = admin.create_user(&username, &password).await?;
