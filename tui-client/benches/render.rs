@@ -1,5 +1,5 @@
-//! Rendering cost with 100,000 messages in a room, against an empty room
-//! measured in the same run, plus resident memory and the time from
+//! Rendering cost with 100,000 messages in a room and with a 4000-character
+//! input line, against an empty room measured in the same run, plus resident memory and the time from
 //! nothing to a first frame without any network.
 //!
 //! `cargo bench -p natschat-tui --bench render`
@@ -108,6 +108,13 @@ fn main() {
     let bottom = per_frame(&full);
     update(&mut full, Action::Scroll(2_000));
     let scrolled = per_frame(&full);
+    // A long message being typed: the input row is drawn every keystroke.
+    let mut typing = chat();
+    let line: String = (0..4000)
+        .map(|n| if n % 7 == 6 { ' ' } else { 'x' })
+        .collect();
+    update(&mut typing, Action::Paste(line));
+    let long_input = per_frame(&typing);
 
     println!("natschat-tui render benchmark ({WIDTH}x{HEIGHT}, {FRAMES} frames each)");
     println!(
@@ -123,6 +130,11 @@ fn main() {
         "  {MESSAGES} messages, 2000 rows up {:>9.3} ms/frame  ({:.2}x baseline)",
         ms(scrolled),
         ratio(scrolled, empty)
+    );
+    println!(
+        "  4000-character input line      {:>9.3} ms/frame  ({:.2}x baseline)",
+        ms(long_input),
+        ratio(long_input, empty)
     );
     println!(
         "  merging {MESSAGES} messages          {:>9.1} ms",

@@ -206,3 +206,39 @@ fn scrolling_back_shows_older_messages_and_says_where_it_is() {
     assert!(!contains(&rows, "message 30"));
     let _ = RoomName::admin();
 }
+
+#[test]
+fn tabs_in_messages_and_input_are_shown_as_spaces() {
+    let mut app = chat("bob", &["user"], 80, 12);
+    say(&mut app, "general", "alice", "col1\tcol2", 1);
+    update(&mut app, Action::Paste("x\ty".into()));
+    let rows = screen(&app);
+    assert!(contains(&rows, "alice: col1 col2"), "{}", rows.join("\n"));
+    assert!(contains(&rows, "> x y"), "{}", rows.join("\n"));
+}
+
+#[test]
+fn a_long_input_line_shows_the_text_around_the_cursor() {
+    let mut app = chat("bob", &["user"], 40, 12);
+    let line: String = (0..4000)
+        .map(|n| char::from(b'a' + (n % 26) as u8))
+        .collect();
+    update(&mut app, Action::Paste(line.clone()));
+    let mut terminal = Terminal::new(TestBackend::new(40, 12)).unwrap();
+    terminal.draw(|frame| render(&app, frame)).unwrap();
+    let rows = screen(&app);
+    // 37 cells after "> ": the last 37 characters, the cursor after them.
+    let input = &rows[10];
+    assert_eq!(input.trim_end(), format!("> {}", &line[4000 - 37..]));
+    terminal.backend_mut().assert_cursor_position((39, 10));
+
+    // Wide characters before the cursor: the window still ends at it.
+    let mut app = chat("bob", &["user"], 40, 12);
+    update(
+        &mut app,
+        Action::Paste(format!("{}日本語", "x".repeat(100))),
+    );
+    let rows = screen(&app);
+    assert!(rows[10].trim_end().ends_with("x日本語"), "{}", rows[10]);
+    assert!(display_width(rows[10].trim_end()) <= 39, "{}", rows[10]);
+}

@@ -421,10 +421,21 @@ fn a_multi_line_paste_goes_out_as_one_message() {
 #[test]
 fn a_permission_violation_is_explained_and_marks_the_message_refused() {
     let mut app = connected("bob", &["user"]);
-    type_line(&mut app, "/join admin");
     type_line(&mut app, "let me in");
-    // The client already knows bob may not post there and says why.
-    assert!(app.notice.as_ref().unwrap().text.contains("admin"));
+    update(
+        &mut app,
+        Action::Connection(ConnectionEvent::Refused {
+            server_text: "Permissions Violation for Publish to \"chat.general\"".into(),
+        }),
+    );
+    assert!(all_shown_as(&app, Delivery::Refused));
+    assert!(
+        app.notice
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("may not post in #general")
+    );
     update(
         &mut app,
         Action::Connection(ConnectionEvent::Refused {
@@ -458,4 +469,235 @@ fn quit_by_key_or_command() {
     assert_eq!(type_line(&mut app, "/quit"), [Command::Quit]);
     let mut app = connected("bob", &["user"]);
     assert_eq!(update(&mut app, ctrl('c')), [Command::Quit]);
+}
+
+fn live(user: &str, text: &str, id: &str) -> Action {
+    Action::Live(message(user, text, Some(id)))
+}
+
+/// Types and sends a message while connected; returns what was published.
+fn send_line(app: &mut App, text: &str) -> ChatMessage {
+    match &type_line(app, text)[..] {
+        [Command::Publish(sent)] => sent.clone(),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn notice(app: &App) -> String {
+    app.notice
+        .as_ref()
+        .map(|n| n.text.clone())
+        .unwrap_or_default()
+}
+
+#[test]
+fn typing_stops_at_the_message_limit_and_says_so() {
+    let mut app = connected("bob", &["user"]);
+    update(&mut app, Action::Paste("a".repeat(4090)));
+    update(&mut app, Action::Paste("bcdefghij".into()));
+    assert_eq!(app.input.value().chars().count(), 4096);
+    assert!(app.input.value().ends_with("abcdefg"));
+    assert!(
+        notice(&app).contains("at most 4096 characters"),
+        "{}",
+        notice(&app)
+    );
+    app.notice = None;
+    update(&mut app, key(KeyCode::Char('x')));
+    assert_eq!(app.input.value().chars().count(), 4096);
+    assert!(notice(&app).contains("at most 4096 characters"));
+    // What was kept is one sendable message.
+    assert!(matches!(
+        &update(&mut app, key(KeyCode::Enter))[..],
+        [Command::Publish(_)]
+    ));
+}
+
+#[test]
+fn a_paste_goes_in_at_the_cursor() {
+    let mut app = connected("bob", &["user"]);
+    update(&mut app, Action::Paste("héllo wörld".into()));
+    for _ in 0..5 {
+        update(&mut app, key(KeyCode::Left));
+    }
+    update(&mut app, Action::Paste("dear ".into()));
+    assert_eq!(app.input.value(), "héllo dear wörld");
+    assert_eq!(app.input.cursor(), 11);
+}
+
+#[test]
+fn an_own_message_moves_to_where_the_server_put_it_when_its_echo_arrives() {
+    let mut app = connected("alice", &["user"]);
+    let sent = send_line(&mut app, "C01");
+    update(&mut app, live("bob", "D01", "d01"));
+    assert_eq!(texts(&app), ["C01", "D01"]);
+    // The server ordered D01 first: the echo comes after it.
+    update(&mut app, Action::Live(sent));
+    assert_eq!(texts(&app), ["D01", "C01"]);
+    assert!(all_shown_as(&app, Delivery::Delivered));
+}
+
+#[test]
+fn an_own_message_echoed_before_others_keeps_its_place() {
+    let mut app = connected("alice", &["user"]);
+    let sent = send_line(&mut app, "C01");
+    update(&mut app, Action::Live(sent));
+    update(&mut app, live("bob", "D01", "d01"));
+    assert_eq!(texts(&app), ["C01", "D01"]);
+    assert!(all_shown_as(&app, Delivery::Delivered));
+}
+
+#[test]
+fn own_messages_still_pending_stay_after_an_echoed_one() {
+    let mut app = connected("alice", &["user"]);
+    let first = send_line(&mut app, "C01");
+    type_line(&mut app, "C02");
+    update(&mut app, live("bob", "D01", "d01"));
+    update(&mut app, Action::Live(first));
+    assert_eq!(texts(&app), ["D01", "C01", "C02"]);
+    let pending: Vec<Delivery> = app
+        .active_room()
+        .timeline
+        .entries()
+        .iter()
+        .map(|e| e.delivery)
+        .collect();
+    assert_eq!(
+        pending,
+        [Delivery::Delivered, Delivery::Delivered, Delivery::Pending]
+    );
+}
+
+fn offline_with_queued(user: &str) -> App {
+    let mut app = connected(user, &["user"]);
+    update(
+        &mut app,
+        Action::Connection(ConnectionEvent::Disconnected {
+            reason: "gone".into(),
+        }),
+    );
+    type_line(&mut app, "one");
+    type_line(&mut app, "two");
+    app
+}
+
+#[test]
+fn quitting_with_unsent_messages_asks_for_a_second_quit() {
+    let mut app = offline_with_queued("bob");
+    assert!(type_line(&mut app, "/quit").is_empty());
+    assert!(!app.quit);
+    assert!(
+        notice(&app).contains("2 message(s) not sent yet — /quit again to discard"),
+        "{}",
+        notice(&app)
+    );
+    assert_eq!(type_line(&mut app, "/quit"), [Command::Quit]);
+
+    let mut app = offline_with_queued("bob");
+    assert!(update(&mut app, ctrl('c')).is_empty());
+    assert_eq!(update(&mut app, ctrl('q')), [Command::Quit]);
+}
+
+#[test]
+fn messages_left_unsent_are_reported_for_after_the_chat_ends() {
+    let app = offline_with_queued("bob");
+    let report = app.unsent_report().unwrap();
+    assert!(report.contains("2 message(s) were not sent"), "{report}");
+    assert!(report.contains("#general: one") && report.contains("#general: two"));
+    assert_eq!(connected("bob", &["user"]).unsent_report(), None);
+}
+
+#[test]
+fn a_gap_fill_into_a_room_not_shown_counts_unread_and_mentions() {
+    // The history pages here are bob's messages.
+    let mut app = connected("carol", &["user"]);
+    loaded(&mut app, LATEST, page(1..=2, false));
+    update(&mut app, ctrl('n'));
+    update(
+        &mut app,
+        Action::Connection(ConnectionEvent::Disconnected {
+            reason: "gone".into(),
+        }),
+    );
+    update(&mut app, Action::Connection(ConnectionEvent::Connected));
+    let mut missed = page(2..=4, false);
+    missed.messages[2].message.text = "hey @carol".into();
+    loaded(
+        &mut app,
+        HistoryRequest::After {
+            limit: 50,
+            after: 2,
+        },
+        missed,
+    );
+    let general = &app.rooms[0];
+    // m2 was already there: two new messages, one of them a mention.
+    assert_eq!(general.unread, 2);
+    assert!(general.mentioned);
+}
+
+#[test]
+fn leave_with_a_room_leaves_that_room() {
+    let mut app = connected("bob", &["user"]);
+    let commands = type_line(&mut app, "/leave #random");
+    assert_eq!(app.active_room().name, room("general"));
+    assert!(commands.contains(&Command::SaveRooms(vec![room("general"), room("help")])));
+    update(&mut app, ctrl('n'));
+    assert_eq!(app.active_room().name, room("help"));
+    type_line(&mut app, "/leave general");
+    assert_eq!(app.active_room().name, room("help"));
+    assert_eq!(app.rooms.len(), 1);
+    let commands = type_line(&mut app, "/leave nowhere");
+    assert!(commands.is_empty());
+    assert!(
+        notice(&app).starts_with("usage: /leave"),
+        "{}",
+        notice(&app)
+    );
+    assert_eq!(app.rooms.len(), 1);
+}
+
+#[test]
+fn only_admins_may_join_the_admin_channel() {
+    for name in ["admin", "__admin__", "admin-channel"] {
+        let mut app = connected("bob", &["user"]);
+        let commands = type_line(&mut app, &format!("/join {name}"));
+        assert!(commands.is_empty(), "{commands:?}");
+        assert_eq!(notice(&app), "only admins may join the admin channel");
+        assert!(app.rooms.iter().all(|r| !r.name.is_admin()));
+    }
+}
+
+#[test]
+fn me_without_text_shows_its_usage() {
+    let mut app = connected("bob", &["user"]);
+    assert!(type_line(&mut app, "/me").is_empty());
+    assert_eq!(notice(&app), "usage: /me <text>");
+    assert!(texts(&app).is_empty());
+}
+
+#[test]
+fn a_successful_line_or_a_blank_one_clears_a_stale_error() {
+    let mut app = connected("bob", &["user"]);
+    type_line(&mut app, "/nonsense");
+    assert!(app.notice.as_ref().unwrap().is_error);
+    type_line(&mut app, "hello");
+    assert_eq!(app.notice, None);
+    type_line(&mut app, "/nonsense");
+    assert!(type_line(&mut app, "   ").is_empty());
+    assert_eq!(app.notice, None);
+    assert_eq!(app.input.value(), "");
+}
+
+#[test]
+fn each_room_keeps_its_own_draft() {
+    let mut app = connected("bob", &["user"]);
+    update(&mut app, Action::Paste("for general".into()));
+    update(&mut app, ctrl('n'));
+    assert_eq!(app.input.value(), "");
+    update(&mut app, Action::Paste("for random".into()));
+    update(&mut app, ctrl('p'));
+    assert_eq!(app.input.value(), "for general");
+    update(&mut app, ctrl('n'));
+    assert_eq!(app.input.value(), "for random");
 }

@@ -41,6 +41,8 @@ pub struct Room {
     pub loading_older: bool,
     /// The latest page has been asked for and not yet arrived.
     pub loading_latest: bool,
+    /// What was being typed here when another room was shown.
+    pub draft: Input,
 }
 
 impl Room {
@@ -53,6 +55,7 @@ impl Room {
             scroll: 0,
             loading_older: false,
             loading_latest: false,
+            draft: Input::default(),
         }
     }
 
@@ -114,6 +117,9 @@ pub struct App {
     /// Set by `update` when the screen must be drawn again.
     pub dirty: bool,
     pub quit: bool,
+    /// A quit was asked for while messages were queued unsent; the next
+    /// one discards them.
+    pub quit_confirming: bool,
 }
 
 impl App {
@@ -155,6 +161,7 @@ impl App {
             settings,
             dirty: true,
             quit: false,
+            quit_confirming: false,
         }
     }
 
@@ -201,21 +208,47 @@ impl App {
         });
     }
 
+    /// What to tell the person when the chat ends with messages still
+    /// queued unsent, so that they are not lost without a trace.
+    pub fn unsent_report(&self) -> Option<String> {
+        if self.outbox.is_empty() {
+            return None;
+        }
+        let mut report = format!(
+            "natschat: {} message(s) were not sent:\n",
+            self.outbox.len()
+        );
+        for message in &self.outbox {
+            report.push_str(&format!(
+                "  {}: {}\n",
+                room_label(&message.room),
+                message.text
+            ));
+        }
+        Some(report)
+    }
+
     /// Whether `text` mentions the user: the name as a whole word, with or
     /// without `@`, in any case.
     pub fn mentions_me(&self, text: &str) -> bool {
-        let me = self.user.to_lowercase();
-        if me.is_empty() {
-            return false;
-        }
-        let text = text.to_lowercase();
-        let word_char = |c: char| c.is_alphanumeric() || c == '_' || c == '-' || c == '.';
-        text.match_indices(&me).any(|(at, _)| {
-            let before = text[..at].chars().next_back();
-            let after = text[at + me.len()..].chars().next();
-            !before.is_some_and(word_char) && !after.is_some_and(word_char)
-        })
+        mentions(&self.user, text)
     }
+}
+
+/// Whether `text` mentions `user`: the name as a whole word, with or
+/// without `@`, in any case.
+pub fn mentions(user: &str, text: &str) -> bool {
+    let me = user.to_lowercase();
+    if me.is_empty() {
+        return false;
+    }
+    let text = text.to_lowercase();
+    let word_char = |c: char| c.is_alphanumeric() || c == '_' || c == '-' || c == '.';
+    text.match_indices(&me).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + me.len()..].chars().next();
+        !before.is_some_and(word_char) && !after.is_some_and(word_char)
+    })
 }
 
 /// The rooms a user starts with: general, random, help, and the admin

@@ -94,8 +94,14 @@ impl<'a> MessageRows<'a> {
             Some(action) => (true, action),
             None => (false, message.text.as_str()),
         };
+        // A tab would be drawn as nothing at all, yet counted as a cell.
+        let body: Cow<'a, str> = if body.contains('\t') {
+            Cow::Owned(body.replace('\t', " "))
+        } else {
+            Cow::Borrowed(body)
+        };
         let text: Cow<'a, str> = match entry.delivery {
-            Delivery::Delivered => Cow::Borrowed(body),
+            Delivery::Delivered => body,
             Delivery::Pending => Cow::Owned(format!("{body} (sending…)")),
             Delivery::Refused => Cow::Owned(format!("{body} (refused by the server)")),
         };

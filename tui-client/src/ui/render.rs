@@ -5,6 +5,7 @@ use ratatui::layout::{Position, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use unicode_segmentation::UnicodeSegmentation;
 
 use super::app::{App, Connection, room_label};
 use super::keys::KeyAction;
@@ -226,25 +227,7 @@ fn render_input(app: &App, frame: &mut Frame, area: Rect) {
     }
     let prompt = "> ";
     let available = usize::from(area.width).saturating_sub(prompt.len() + 1);
-    // Pasted newlines are shown as ⏎ so a multi-line message stays on one
-    // input row.
-    let shown: Vec<char> = app
-        .input
-        .value()
-        .chars()
-        .map(|c| if c == '\n' { '⏎' } else { c })
-        .collect();
-    let cursor = app.input.cursor().min(shown.len());
-    let mut start = 0;
-    let width_between = |a: usize, b: usize| display_width(&shown[a..b].iter().collect::<String>());
-    while start < cursor && width_between(start, cursor) > available {
-        start += 1;
-    }
-    let mut end = cursor;
-    while end < shown.len() && width_between(start, end + 1) <= available {
-        end += 1;
-    }
-    let visible: String = shown[start..end].iter().collect();
+    let (visible, cursor_x) = input_window(app.input.value(), app.input.cursor(), available);
     let line = Line::from(vec![
         Span::styled(
             prompt,
@@ -253,8 +236,53 @@ fn render_input(app: &App, frame: &mut Frame, area: Rect) {
         Span::raw(visible),
     ]);
     frame.render_widget(Paragraph::new(line), area);
-    let x = area.x + (prompt.len() + width_between(start, cursor)) as u16;
+    let x = area.x + (prompt.len() + cursor_x) as u16;
     frame.set_cursor_position(Position::new(x.min(area.right().saturating_sub(1)), area.y));
+}
+
+/// The part of the input line that fits in `available` cells with the
+/// cursor (a character index) in view, and the cursor's column in it.
+/// Pasted newlines are shown as ⏎ and tabs as a space, so a multi-line
+/// message stays on one input row and every cell is accounted for.
+///
+/// Each grapheme is measured once: the window is found by walking back
+/// from the cursor, then forward, so a long line costs linear time per
+/// frame.
+fn input_window(value: &str, cursor: usize, available: usize) -> (String, usize) {
+    let cursor_byte = value
+        .char_indices()
+        .nth(cursor)
+        .map_or(value.len(), |(at, _)| at);
+    let (before, after) = value.split_at(cursor_byte);
+    let mut start = before.len();
+    let mut cursor_x = 0;
+    for (at, grapheme) in before.grapheme_indices(true).rev() {
+        let w = display_width(grapheme);
+        if cursor_x + w > available {
+            break;
+        }
+        cursor_x += w;
+        start = at;
+    }
+    let mut end = 0;
+    let mut used = cursor_x;
+    for (at, grapheme) in after.grapheme_indices(true) {
+        let w = display_width(grapheme);
+        if used + w > available {
+            break;
+        }
+        used += w;
+        end = at + grapheme.len();
+    }
+    let visible = value[start..cursor_byte + end]
+        .chars()
+        .map(|c| match c {
+            '\n' => '⏎',
+            '\t' => ' ',
+            c => c,
+        })
+        .collect();
+    (visible, cursor_x)
 }
 
 fn render_status(app: &App, frame: &mut Frame, area: Rect) {
@@ -329,7 +357,7 @@ pub fn help_lines(app: &App) -> Vec<String> {
         ("Esc", "jump to the newest message"),
         ("←/→ Backspace Del", "edit the line"),
         ("/join <room>", "join a room (admin: /join admin)"),
-        ("/leave", "leave the room shown"),
+        ("/leave [room]", "leave the room shown, or the one named"),
         ("/me <text>", "say what you do"),
         ("/help", "this help"),
         ("/quit", "quit"),

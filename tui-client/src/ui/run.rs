@@ -126,7 +126,7 @@ pub async fn run(options: ChatOptions) -> Result<(), ChatError> {
     );
     app.now_ms = now_ms();
 
-    let _guard = TerminalGuard::enter()?;
+    let guard = TerminalGuard::enter()?;
     let mut terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
     let size = terminal.size()?;
     update(
@@ -158,6 +158,33 @@ pub async fn run(options: ChatOptions) -> Result<(), ChatError> {
     )
     .await?;
 
+    let ended = event_loop(
+        &mut app,
+        &mut terminal,
+        &connection,
+        &mut incoming,
+        options.rooms_file.as_deref(),
+    )
+    .await;
+    connection.flush().await;
+    // The terminal is the person's again before anything is printed on it.
+    drop(terminal);
+    drop(guard);
+    if let Some(report) = app.unsent_report() {
+        eprint!("{report}");
+    }
+    ended
+}
+
+/// Turns events into actions until the person quits, a signal arrives or
+/// the terminal fails.
+async fn event_loop(
+    app: &mut App,
+    terminal: &mut Terminal<CrosstermBackend<std::io::Stdout>>,
+    connection: &ChatConnection,
+    incoming: &mut mpsc::UnboundedReceiver<Action>,
+    rooms_file: Option<&std::path::Path>,
+) -> Result<(), ChatError> {
     let mut terminal_events = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -180,24 +207,17 @@ pub async fn run(options: ChatOptions) -> Result<(), ChatError> {
             _ = sighup.recv() => break,
         };
         app.now_ms = now_ms();
-        for command in update(&mut app, action) {
-            perform(
-                &mut app,
-                &connection,
-                command,
-                options.rooms_file.as_deref(),
-            )
-            .await;
+        for command in update(app, action) {
+            perform(app, connection, command, rooms_file).await;
         }
         if app.quit {
             break;
         }
         if app.dirty {
-            terminal.draw(|frame| render(&app, frame))?;
+            terminal.draw(|frame| render(app, frame))?;
             app.dirty = false;
         }
     }
-    connection.flush().await;
     Ok(())
 }
 

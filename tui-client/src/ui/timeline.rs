@@ -177,12 +177,12 @@ impl Timeline {
     pub fn add_live(&mut self, message: ChatMessage, delivery: Delivery) -> Added {
         let identity = Identity::of(&message);
         if let Some(order) = self.by_identity.get(&identity).copied() {
-            if let Ok(at) = self.position(order) {
-                let entry = &mut self.entries[at];
-                if entry.delivery == Delivery::Pending && delivery == Delivery::Delivered {
-                    entry.delivery = Delivery::Delivered;
-                    return Added::Confirmed;
-                }
+            if let Ok(at) = self.position(order)
+                && self.entries[at].delivery == Delivery::Pending
+                && delivery == Delivery::Delivered
+            {
+                self.confirm_echo(at);
+                return Added::Confirmed;
             }
             return Added::Duplicate;
         }
@@ -197,9 +197,49 @@ impl Timeline {
         Added::New
     }
 
+    /// An own pending message came back live: its arrival on the
+    /// subscription is its place in server order, so it moves after
+    /// everything delivered so far. Own messages still pending stay after
+    /// it, in the order they were typed.
+    fn confirm_echo(&mut self, at: usize) {
+        let mut echo = self.entries.remove(at);
+        echo.delivery = Delivery::Delivered;
+        let still_pending: Vec<Entry> = {
+            let mut kept = Vec::with_capacity(self.entries.len());
+            let mut pending = Vec::new();
+            for entry in self.entries.drain(at..) {
+                if entry.delivery == Delivery::Pending && entry.seq.is_none() {
+                    pending.push(entry);
+                } else {
+                    kept.push(entry);
+                }
+            }
+            self.entries.extend(kept);
+            pending
+        };
+        for mut entry in std::iter::once(echo).chain(still_pending) {
+            self.arrivals += 1;
+            entry.order = (self.newest, self.arrivals);
+            self.by_identity
+                .insert(Identity::of(&entry.message), entry.order);
+            // Keys only grow, so each goes last.
+            self.entries.push(entry);
+        }
+    }
+
     /// Merges a history page (oldest first). Returns how many messages were
     /// not shown before.
     pub fn merge_page(&mut self, page: Vec<StoredMessage>) -> usize {
+        self.merge_page_noting(page, |_| {})
+    }
+
+    /// Merges a history page like [`Timeline::merge_page`], handing each
+    /// message not shown before to `on_new`.
+    pub fn merge_page_noting(
+        &mut self,
+        page: Vec<StoredMessage>,
+        mut on_new: impl FnMut(&ChatMessage),
+    ) -> usize {
         let Some(page_newest) = page.iter().map(|m| m.seq).max() else {
             return 0;
         };
@@ -234,6 +274,7 @@ impl Timeline {
                 continue;
             }
             self.by_identity.entry(identity).or_insert((stored.seq, 0));
+            on_new(&stored.message);
             let order = (stored.seq, 0);
             let at = self.position(order).unwrap_or_else(|at| at);
             self.entries.insert(

@@ -4,6 +4,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use natschat_proto::{
     ChatMessage, HistoryPage, HistoryRequest, InboxMode, Permissions, Role, RoomName,
+    message::MAX_TEXT_LEN,
 };
 use tui_input::{Input, InputRequest};
 
@@ -104,6 +105,8 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
         KeyCode::Char(c) if plain => {
             if app.input.value().is_empty() && c != '/' && !app.can_post_here() {
                 app.notify(read_only_reason(app), true);
+            } else if app.input.value().chars().count() >= MAX_TEXT_LEN {
+                app.notify(too_long(), true);
             } else {
                 edit(app, InputRequest::InsertChar(c));
             }
@@ -143,12 +146,31 @@ fn on_key_action(app: &mut App, action: KeyAction) -> Vec<Command> {
         KeyAction::DeleteToStart => edit(app, InputRequest::DeleteFromStart),
         KeyAction::DeleteToEnd => edit(app, InputRequest::DeleteTillEnd),
         KeyAction::Help => app.show_help = !app.show_help,
-        KeyAction::Quit => {
-            app.quit = true;
-            return vec![Command::Quit];
-        }
+        KeyAction::Quit => return quit(app),
     }
     Vec::new()
+}
+
+/// Quits, unless messages are still queued unsent: then the first quit
+/// only warns, and a second one discards them.
+fn quit(app: &mut App) -> Vec<Command> {
+    if !app.outbox.is_empty() && !app.quit_confirming {
+        app.quit_confirming = true;
+        app.notify(
+            format!(
+                "{} message(s) not sent yet — /quit again to discard",
+                app.outbox.len()
+            ),
+            true,
+        );
+        return Vec::new();
+    }
+    app.quit = true;
+    vec![Command::Quit]
+}
+
+fn too_long() -> String {
+    format!("a message holds at most {MAX_TEXT_LEN} characters; the rest was not added")
 }
 
 fn on_paste(app: &mut App, text: &str) -> Vec<Command> {
@@ -159,8 +181,24 @@ fn on_paste(app: &mut App, text: &str) -> Vec<Command> {
         app.notify(read_only_reason(app), true);
         return Vec::new();
     }
-    for c in text.chars() {
-        app.input.handle(InputRequest::InsertChar(c));
+    // Built in one go rather than a character at a time: inserting each
+    // character shifts the rest of the line, which is quadratic for a paste.
+    let value = app.input.value();
+    let room_left = MAX_TEXT_LEN.saturating_sub(value.chars().count());
+    let taken: String = text.chars().take(room_left).collect();
+    let added = taken.chars().count();
+    let cursor = app.input.cursor();
+    let at = value
+        .char_indices()
+        .nth(cursor)
+        .map_or(value.len(), |(at, _)| at);
+    let mut line = String::with_capacity(value.len() + taken.len());
+    line.push_str(&value[..at]);
+    line.push_str(&taken);
+    line.push_str(&value[at..]);
+    app.input = Input::new(line).with_cursor(cursor + added);
+    if added < text.chars().count() {
+        app.notify(too_long(), true);
     }
     Vec::new()
 }
@@ -199,10 +237,14 @@ fn read_only_reason(app: &App) -> String {
 /// Enter: a command, or a message for the room shown.
 fn submit(app: &mut App) -> Vec<Command> {
     let line = app.input.value().to_owned();
+    // Whatever this line does, an old error no longer describes the state.
+    if app.notice.as_ref().is_some_and(|n| n.is_error) {
+        app.notice = None;
+    }
+    app.input.reset();
     if line.trim().is_empty() {
         return Vec::new();
     }
-    app.input.reset();
     app.history_cursor = None;
     if app.input_history.last() != Some(&line) {
         app.input_history.push(line.clone());
@@ -220,16 +262,17 @@ fn submit(app: &mut App) -> Vec<Command> {
     };
     match name {
         "join" => join(app, argument),
-        "leave" | "part" => leave(app),
-        "me" if !argument.is_empty() => send(app, format!("/me {argument}")),
+        "leave" | "part" => leave(app, argument),
+        "me" if argument.is_empty() => {
+            app.notify("usage: /me <text>", true);
+            Vec::new()
+        }
+        "me" => send(app, format!("/me {argument}")),
         "help" => {
             app.show_help = true;
             Vec::new()
         }
-        "quit" | "exit" => {
-            app.quit = true;
-            vec![Command::Quit]
-        }
+        "quit" | "exit" => quit(app),
         _ => {
             app.notify(
                 format!("unknown command /{name}; /help lists the commands"),
@@ -266,6 +309,8 @@ fn send(app: &mut App, text: String) -> Vec<Command> {
         vec![Command::Publish(message)]
     } else {
         app.outbox.push_back(message);
+        // A quit warned about fewer messages; this one needs its own warning.
+        app.quit_confirming = false;
         app.notify(
             "not connected: the message will be sent on reconnect",
             false,
@@ -292,16 +337,22 @@ fn on_publish_failed(app: &mut App, message: ChatMessage, reason: &str) -> Vec<C
     Vec::new()
 }
 
-fn join(app: &mut App, argument: &str) -> Vec<Command> {
+/// The room a `/join` or `/leave` argument names: `#room`, `room`, or
+/// `admin` / `admin-channel` for the admin channel.
+fn named_room(argument: &str) -> Result<RoomName, String> {
     let wanted = match argument {
-        "" => {
-            app.notify("usage: /join <room>", true);
-            return Vec::new();
-        }
         "admin" | "admin-channel" => "__admin__",
         name => name.trim_start_matches('#'),
     };
-    let room: RoomName = match wanted.parse() {
+    wanted.parse().map_err(|e| format!("{e}"))
+}
+
+fn join(app: &mut App, argument: &str) -> Vec<Command> {
+    if argument.is_empty() {
+        app.notify("usage: /join <room>", true);
+        return Vec::new();
+    }
+    let room = match named_room(argument) {
         Ok(room) => room,
         Err(e) => {
             app.notify(format!("cannot join '{argument}': {e}"), true);
@@ -312,11 +363,9 @@ fn join(app: &mut App, argument: &str) -> Vec<Command> {
         return switch_room(app, index);
     }
     if room.is_admin() && !app.permissions.admin_channel {
-        // The server has the last word; this only says what it will say.
-        app.notify(
-            "the admin channel is for admins; the server will refuse you",
-            true,
-        );
+        // The server would refuse it too; the room list stays clean.
+        app.notify("only admins may join the admin channel", true);
+        return Vec::new();
     }
     app.rooms.push(Room::new(room));
     let mut commands = vec![Command::SaveRooms(app.room_names())];
@@ -324,7 +373,22 @@ fn join(app: &mut App, argument: &str) -> Vec<Command> {
     commands
 }
 
-fn leave(app: &mut App) -> Vec<Command> {
+/// `/leave` leaves the room shown; `/leave <room>` the room named.
+fn leave(app: &mut App, argument: &str) -> Vec<Command> {
+    let index = if argument.is_empty() {
+        app.active
+    } else {
+        match named_room(argument).ok().and_then(|r| app.room_index(&r)) {
+            Some(index) => index,
+            None => {
+                app.notify(
+                    format!("usage: /leave [room] — you are not in '{argument}'"),
+                    true,
+                );
+                return Vec::new();
+            }
+        }
+    };
     if app.rooms.len() == 1 {
         app.notify(
             "this is your last room; /join another before leaving it",
@@ -332,15 +396,34 @@ fn leave(app: &mut App) -> Vec<Command> {
         );
         return Vec::new();
     }
-    let left = app.rooms.remove(app.active);
-    app.active = app.active.min(app.rooms.len() - 1);
-    app.notify(format!("left {}", left.label()), false);
+    let left = app.rooms.remove(index);
     let mut commands = vec![Command::SaveRooms(app.room_names())];
-    commands.extend(switch_room(app, app.active));
+    if index == app.active {
+        // The room shown is gone; its draft goes with it.
+        app.active = app.active.min(app.rooms.len() - 1);
+        app.input = std::mem::take(&mut app.active_room_mut().draft);
+        app.history_cursor = None;
+        commands.extend(show_room(app, app.active));
+    } else if index < app.active {
+        app.active -= 1;
+    }
+    app.notify(format!("left {}", left.label()), false);
     commands
 }
 
+/// Shows another room, keeping what was typed in the one left as its
+/// draft and bringing back the new room's.
 fn switch_room(app: &mut App, index: usize) -> Vec<Command> {
+    if index != app.active {
+        let typed = std::mem::take(&mut app.input);
+        app.active_room_mut().draft = typed;
+        app.input = std::mem::take(&mut app.rooms[index].draft);
+        app.history_cursor = None;
+    }
+    show_room(app, index)
+}
+
+fn show_room(app: &mut App, index: usize) -> Vec<Command> {
     app.active = index;
     let connected = app.connection == Connection::Connected;
     let room = app.active_room_mut();
@@ -516,17 +599,13 @@ fn on_live(app: &mut App, message: ChatMessage) -> Vec<Command> {
     let Some(index) = app.room_index(&message.room) else {
         return Vec::new();
     };
-    let own = message.user == app.user;
-    let mention = !own && app.mentions_me(&message.text);
+    let mention = app.mentions_me(&message.text);
     let width = usize::from(Areas::message_pane(app.width, app.height).width);
     let shown = index == app.active;
-    let bell = app.settings.bell_on_mention;
+    let user = app.user.clone();
     let room = &mut app.rooms[index];
-    if room
-        .timeline
-        .add_live(message, super::timeline::Delivery::Delivered)
-        != Added::New
-    {
+    let own = message.user == user;
+    if room.timeline.add_live(message, Delivery::Delivered) != Added::New {
         return Vec::new();
     }
     if shown && room.scroll > 0 {
@@ -535,11 +614,19 @@ fn on_live(app: &mut App, message: ChatMessage) -> Vec<Command> {
             room.scroll += message_height(entry, width);
         }
     }
-    if !shown && !own {
-        room.unread += 1;
-        room.mentioned |= mention;
+    let mentions = usize::from(!own && mention);
+    note_new_messages(app, index, usize::from(!own), mentions)
+}
+
+/// Counts messages new to a room's timeline, however they arrived, as
+/// unread when the room is not shown; rings for mentions.
+fn note_new_messages(app: &mut App, index: usize, new: usize, mentions: usize) -> Vec<Command> {
+    if index != app.active {
+        let room = &mut app.rooms[index];
+        room.unread += new;
+        room.mentioned |= mentions > 0;
     }
-    if mention && bell {
+    if mentions > 0 && app.settings.bell_on_mention {
         vec![Command::Bell]
     } else {
         Vec::new()
@@ -555,9 +642,28 @@ fn on_history(
     let Some(index) = app.room_index(room) else {
         return Vec::new();
     };
-    let room = &mut app.rooms[index];
+    // Older pages and a room's first page are history being read, not news;
+    // anything else (a gap fill after a reconnect, a fresh latest page)
+    // brings messages said since the room was last seen.
+    let news = match request {
+        HistoryRequest::Before { .. } => false,
+        _ => app.rooms[index].timeline.loaded,
+    };
+    let (mut new, mut mentions) = (0, 0);
     let has_more = page.has_more;
-    room.timeline.merge_page(page.messages);
+    {
+        let (user, rooms) = (&app.user, &mut app.rooms);
+        rooms[index]
+            .timeline
+            .merge_page_noting(page.messages, |message| {
+                if news && &message.user != user {
+                    new += 1;
+                    mentions += usize::from(super::app::mentions(user, &message.text));
+                }
+            });
+    }
+    let mut commands = note_new_messages(app, index, new, mentions);
+    let room = &mut app.rooms[index];
     match request {
         HistoryRequest::Before { .. } => {
             room.loading_older = false;
@@ -566,13 +672,13 @@ fn on_history(
         HistoryRequest::After { .. } => {
             room.timeline.loaded = true;
             if has_more && let Some(after) = room.timeline.newest_seq() {
-                return vec![Command::RequestHistory {
+                commands.push(Command::RequestHistory {
                     room: room.name.clone(),
                     request: HistoryRequest::After {
                         limit: PAGE_SIZE,
                         after,
                     },
-                }];
+                });
             }
         }
         HistoryRequest::Latest { .. } | HistoryRequest::Compatible => {
@@ -583,5 +689,5 @@ fn on_history(
             room.timeline.loaded = true;
         }
     }
-    Vec::new()
+    commands
 }
