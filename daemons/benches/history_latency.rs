@@ -46,7 +46,7 @@ async fn main() -> anyhow::Result<()> {
     sink.finish().await?;
     db.client.batch_execute("VACUUM ANALYZE messages").await?;
 
-    let _history = Daemon::history(&nats.url(), db_url)?;
+    let _history = history_daemon(&nats.url(), db_url)?;
     let (client, _js) = publisher(&nats.url()).await?;
     let request = |rng: &mut rand::rngs::ThreadRng| {
         let room = &rooms[rng.gen_range(0..ROOMS) as usize];

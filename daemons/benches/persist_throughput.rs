@@ -86,7 +86,7 @@ async fn batched_worker(nats_url: &str) -> anyhow::Result<f64> {
     let db_url = schema.url();
     let db = Db::connect(db_url).await?;
     let started = Instant::now();
-    let _persist = Daemon::persist(nats_url, db_url, &[])?;
+    let _persist = persist_daemon(nats_url, db_url, &[])?;
     // The migration ran before "ready"; the clock starts there.
     let ready = Instant::now();
     wait_until(

@@ -32,8 +32,8 @@ impl Fixture {
         let nats = start_nats()?;
         let schema = fresh_schema().await?;
         let db_url = schema.url();
-        let persist = Daemon::persist(&nats.url(), db_url, &[])?;
-        let history = Daemon::history(&nats.url(), db_url)?;
+        let persist = persist_daemon(&nats.url(), db_url, &[])?;
+        let history = history_daemon(&nats.url(), db_url)?;
         let (client, js) = publisher(&nats.url()).await?;
         let room = unique_room("hist");
         let subject = format!("chat.{room}");

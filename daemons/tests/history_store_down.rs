@@ -11,8 +11,8 @@ use persist_fixture::*;
 async fn history_answers_503_while_the_database_is_down_and_recovers() -> anyhow::Result<()> {
     let nats = start_nats()?;
     let mut postgres = private_postgres()?;
-    let _persist = Daemon::persist(&nats.url(), &postgres.url(), &[])?;
-    let _history = Daemon::history(&nats.url(), &postgres.url())?;
+    let _persist = persist_daemon(&nats.url(), &postgres.url(), &[])?;
+    let _history = history_daemon(&nats.url(), &postgres.url())?;
     let (client, js) = publisher(&nats.url()).await?;
     let room = unique_room("down");
     let body = chat_json(&room, "dave", "before the outage", 1, None);

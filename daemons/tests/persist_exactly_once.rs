@@ -80,7 +80,7 @@ async fn every_acknowledged_message_is_stored_once_through_crashes_and_outages()
     let mut nats = start_nats()?;
     let mut postgres = private_postgres()?;
     let db_url = postgres.url();
-    let mut persist = Daemon::persist(&nats.url(), &db_url, &["--ack-wait-secs", "5"])?;
+    let mut persist = persist_daemon(&nats.url(), &db_url, &["--ack-wait-secs", "5"])?;
 
     let rooms: Vec<String> = (0..ROOMS)
         .map(|i| unique_room(&format!("once{i}")))

@@ -15,7 +15,7 @@ async fn poison_messages_are_dead_lettered_with_a_reason_and_do_not_stall_the_co
     let nats = start_nats()?;
     let schema = fresh_schema().await?;
     let db_url = schema.url();
-    let _persist = Daemon::persist(&nats.url(), db_url, &[])?;
+    let _persist = persist_daemon(&nats.url(), db_url, &[])?;
     let (_client, js) = publisher(&nats.url()).await?;
     let room = unique_room("poison");
     let subject = format!("chat.{room}");
@@ -115,7 +115,7 @@ async fn two_persist_instances_sharing_the_consumer_store_each_message_once() ->
     let _instances = metrics
         .iter()
         .map(|addr| {
-            Daemon::persist(
+            persist_daemon(
                 &nats.url(),
                 db_url,
                 &["--batch-size", "20", "--metrics-addr", addr],

@@ -3,6 +3,7 @@
 //! test starts for itself when it must kill or restart them.
 
 pub mod callout;
+pub mod daemon;
 pub mod keycloak;
 pub mod keycloak_admin;
 pub mod nats_server;

@@ -6,17 +6,17 @@
 
 mod chat_support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_nats::HeaderMap;
 use chat_support::{log_in, unique};
 use natschat_proto::{ChatMessage, RoomName, subject};
 use natschat_testkit::callout::{CalloutProcess, CalloutServerSettings, PrivateCallout};
-use natschat_testkit::nats_server::free_port;
+use natschat_testkit::daemon::Daemon;
 use natschat_testkit::postgres::PostgresCluster;
 use natschat_testkit::stack::{Stack, workspace_root};
 use natschat_tui::auth::AccessClaims;
@@ -46,60 +46,6 @@ fn natschatd() -> PathBuf {
         assert!(status.success(), "natschatd does not build");
     }
     binary
-}
-
-/// A running `natschatd` subcommand, logging to a file; killed when dropped.
-struct Daemon {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Daemon {
-    fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Daemon {
-        let log = dir.join(format!("natschatd-{}-{}.log", args[0], free_port()));
-        let file = std::fs::File::create(&log).unwrap();
-        let child = Command::new(natschatd())
-            .args(args)
-            .env_clear()
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().unwrap())
-            .stderr(file)
-            .spawn()
-            .expect("natschatd starts");
-        let mut daemon = Daemon { child, log };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !daemon.log_text().contains("ready") {
-            if let Ok(Some(status)) = daemon.child.try_wait() {
-                panic!(
-                    "natschatd {} exited with {status}:\n{}",
-                    args[0],
-                    daemon.log_text()
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "natschatd {} not ready:\n{}",
-                args[0],
-                daemon.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        daemon
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// The whole chat backend on private ports: nats-server with JetStream and
@@ -137,27 +83,10 @@ impl PrivateBackend {
             .expect("private callout starts");
         let database = PostgresCluster::start().expect("private PostgreSQL starts");
         let (nats_url, database_url) = (nats.url(), database.url());
-        let dir = nats.server.dir().to_owned();
-        let persist = Daemon::start(
-            &dir,
-            &["persist"],
-            &[
-                ("NATS_URL", &nats_url),
-                ("NATSCHAT_PERSIST_USER", PERSIST.0),
-                ("NATSCHAT_PERSIST_PASSWORD", PERSIST.1),
-                ("DATABASE_URL", &database_url),
-            ],
-        );
-        let history = Daemon::start(
-            &dir,
-            &["history"],
-            &[
-                ("NATS_URL", &nats_url),
-                ("NATSCHAT_HISTORY_USER", HISTORY.0),
-                ("NATSCHAT_HISTORY_PASSWORD", HISTORY.1),
-                ("DATABASE_URL", &database_url),
-            ],
-        );
+        let persist = Daemon::persist(&natschatd(), &nats_url, PERSIST, &database_url, &[])
+            .expect("private persist starts");
+        let history = Daemon::history(&natschatd(), &nats_url, HISTORY, &database_url)
+            .expect("private history starts");
         PrivateBackend {
             _daemons: vec![history, persist],
             _callout: callout,

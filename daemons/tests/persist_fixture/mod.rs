@@ -5,14 +5,14 @@
 
 #![allow(dead_code)] // each test file uses a different part of this
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use async_nats::HeaderMap;
 use async_nats::jetstream;
-use natschat_testkit::nats_server::{NatsServer, free_port};
+use natschat_testkit::nats_server::NatsServer;
 use natschat_testkit::postgres::PostgresCluster;
 use natschat_testkit::stack::Stack;
 use rand::Rng;
@@ -107,137 +107,20 @@ pub async fn fresh_schema() -> anyhow::Result<TestSchema> {
     })
 }
 
-/// A running `natschatd` subcommand; killed when dropped.
-pub struct Daemon {
-    child: Option<Child>,
-    log: PathBuf,
-    kind: &'static str,
-    env: Vec<(String, String)>,
-    args: Vec<String>,
+pub use natschat_testkit::daemon::Daemon;
+
+/// `natschatd persist` of this workspace against these servers, ready.
+pub fn persist_daemon(nats_url: &str, database_url: &str, args: &[&str]) -> anyhow::Result<Daemon> {
+    Daemon::persist(natschatd(), nats_url, PERSIST, database_url, args)
 }
 
-impl Daemon {
-    /// Starts `natschatd persist` against these servers and waits until it
-    /// is ready.
-    pub fn persist(nats_url: &str, database_url: &str, args: &[&str]) -> anyhow::Result<Daemon> {
-        let env = vec![
-            ("NATS_URL".into(), nats_url.into()),
-            ("NATSCHAT_PERSIST_USER".into(), PERSIST.0.into()),
-            ("NATSCHAT_PERSIST_PASSWORD".into(), PERSIST.1.into()),
-            ("DATABASE_URL".into(), database_url.into()),
-        ];
-        Daemon::start("persist", env, args)
-    }
-
-    /// Starts `natschatd history` against these servers and waits until it
-    /// is ready.
-    pub fn history(nats_url: &str, database_url: &str) -> anyhow::Result<Daemon> {
-        let env = vec![
-            ("NATS_URL".into(), nats_url.into()),
-            ("NATSCHAT_HISTORY_USER".into(), HISTORY.0.into()),
-            ("NATSCHAT_HISTORY_PASSWORD".into(), HISTORY.1.into()),
-            ("DATABASE_URL".into(), database_url.into()),
-        ];
-        Daemon::start("history", env, &[])
-    }
-
-    fn start(
-        kind: &'static str,
-        env: Vec<(String, String)>,
-        args: &[&str],
-    ) -> anyhow::Result<Daemon> {
-        let log = std::env::temp_dir().join(format!(
-            "natschatd-{kind}-{}-{}.log",
-            std::process::id(),
-            free_port()
-        ));
-        let mut daemon = Daemon {
-            child: None,
-            log,
-            kind,
-            env,
-            args: args.iter().map(|a| a.to_string()).collect(),
-        };
-        daemon.spawn()?;
-        Ok(daemon)
-    }
-
-    fn spawn(&mut self) -> anyhow::Result<()> {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)?;
-        let ready_before = self.ready_lines();
-        let child = Command::new(env!("CARGO_BIN_EXE_natschatd"))
-            .arg(self.kind)
-            .args(&self.args)
-            .env_remove("NATSCHAT_METRICS_ADDR")
-            .env_remove("NATSCHAT_LOG_FORMAT")
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .context("cannot start natschatd")?;
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while self.ready_lines() == ready_before {
-            if let Some(child) = self.child.as_mut()
-                && let Some(status) = child.try_wait()?
-            {
-                bail!(
-                    "natschatd {} exited with {status}:\n{}",
-                    self.kind,
-                    self.log_text()
-                );
-            }
-            if Instant::now() > deadline {
-                bail!(
-                    "natschatd {} not ready after 60 s:\n{}",
-                    self.kind,
-                    self.log_text()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Ok(())
-    }
-
-    fn ready_lines(&self) -> usize {
-        self.log_text()
-            .lines()
-            .filter(|l| l.contains(" ready"))
-            .count()
-    }
-
-    /// Everything the daemon logged so far.
-    pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Kills the process with SIGKILL, as a crash or the OOM killer would.
-    pub fn kill(&mut self) -> anyhow::Result<()> {
-        if let Some(mut child) = self.child.take() {
-            child.kill()?;
-            child.wait()?;
-        }
-        Ok(())
-    }
-
-    /// Starts the same subcommand again, logging to the same file.
-    pub fn restart(&mut self) -> anyhow::Result<()> {
-        self.kill()?;
-        self.spawn()
-    }
+/// `natschatd history` of this workspace against these servers, ready.
+pub fn history_daemon(nats_url: &str, database_url: &str) -> anyhow::Result<Daemon> {
+    Daemon::history(natschatd(), nats_url, HISTORY, database_url)
 }
 
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.kill();
-        let _ = std::fs::remove_file(&self.log);
-    }
+fn natschatd() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_natschatd"))
 }
 
 /// A plain connection to a test database, for looking at what was stored.
